@@ -1,0 +1,1 @@
+"""Reading and writing spectra and catalogues."""

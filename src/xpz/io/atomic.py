@@ -1,0 +1,50 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+An interrupted writer therefore never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in the target's directory; rename it to ``path`` on success.
+
+    The temporary keeps the target's suffix (so libraries that pick a format from
+    it still work).  On any exception, the temporary is removed and ``path`` is
+    untouched.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> target.read_text()
+    'hello'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=f".partial{''.join(target.suffixes)}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # writers that refuse to overwrite (astropy, h5py) create it themselves
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        if tmp.is_dir():
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
