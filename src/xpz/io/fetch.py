@@ -1,0 +1,487 @@
+"""Fetch Gaia DR3 galaxy candidates and their XP_CONTINUOUS spectra from the ESA archive.
+
+Two steps, both through a small *client* object so that tests can serve fixture
+tables instead of the archive:
+
+1. an ADQL query (:func:`build_candidates_query`) selects ``gaiadr3.galaxy_candidates``
+   that have XP spectra, optionally restricted by an uploaded target list or an
+   ADQL condition; the result is written to ``OUT/candidates.<ext>``;
+2. their XP_CONTINUOUS coefficients are downloaded with DataLink in batches of at
+   most :data:`MAX_BATCH_SIZE` source ids, one file per batch
+   (``OUT/xp_continuous_000000.<ext>``, ...).
+
+``OUT/manifest.json`` records the query, the batch files and their source ids.
+Rerunning the same request in the same directory skips the query and every batch
+whose file exists; files are written atomically, so an existing file is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from xpz.errors import InputError, XpzError
+from xpz.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "MAX_BATCH_SIZE",
+    "UPLOAD_TABLE_NAME",
+    "XP_CONTINUOUS_COLUMNS",
+    "ArchiveClient",
+    "FetchFormat",
+    "FetchResult",
+    "GaiaArchiveClient",
+    "UploadKind",
+    "batch_file_name",
+    "build_candidates_query",
+    "fetch",
+    "read_upload",
+    "split_batches",
+    "write_table",
+]
+
+MAX_BATCH_SIZE = 5000
+"""The archive's DataLink limit on source ids per XP_CONTINUOUS request."""
+
+UPLOAD_TABLE_NAME = "xpz_targets"
+"""Name of the uploaded target table; the query joins it as ``tap_upload.xpz_targets``."""
+
+MANIFEST_NAME = "manifest.json"
+
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "g.source_id",
+    "g.classprob_dsc_combmod_galaxy",
+    "g.classprob_dsc_combmod_quasar",
+    "g.classlabel_dsc",
+    "g.classlabel_dsc_joint",
+    "g.classlabel_oa",
+    "g.vari_best_class_name",
+    "g.radius_sersic",
+    "g.redshift_ugc",
+    "g.redshift_ugc_lower",
+    "g.redshift_ugc_upper",
+    "s.ra",
+    "s.dec",
+    "s.phot_g_mean_mag",
+    "s.phot_bp_mean_flux",
+    "s.phot_rp_mean_flux",
+)
+"""Columns of the candidate table: ``g`` is galaxy_candidates, ``s`` is gaia_source."""
+
+_BAND_COLUMNS = (
+    "basis_function_id",
+    "degrees_of_freedom",
+    "n_parameters",
+    "n_measurements",
+    "n_rejected_measurements",
+    "standard_deviation",
+    "chi_squared",
+    "coefficients",
+    "coefficient_errors",
+    "coefficient_correlations",
+    "n_relevant_bases",
+    "relative_shrinking",
+)
+XP_CONTINUOUS_COLUMNS: tuple[str, ...] = (
+    "source_id",
+    "solution_id",
+    *(f"bp_{c}" for c in _BAND_COLUMNS),
+    *(f"rp_{c}" for c in _BAND_COLUMNS),
+)
+"""The archive's XP_CONTINUOUS table layout, in the archive's order."""
+
+_ARRAY_COLUMNS = tuple(c for c in XP_CONTINUOUS_COLUMNS if "coefficient" in c)
+
+
+class FetchFormat(enum.Enum):
+    """File format of the candidate table and the batch files."""
+
+    CSV = "csv"
+    ECSV = "ecsv"
+    FITS = "fits"
+    VOTABLE = "votable"
+
+    @property
+    def suffix(self) -> str:
+        """File name extension, the one gaiaxpy expects (``.xml`` for VOTable).
+
+        >>> FetchFormat.VOTABLE.suffix
+        '.xml'
+        """
+        return ".xml" if self is FetchFormat.VOTABLE else f".{self.value}"
+
+
+class UploadKind(enum.Enum):
+    """How an uploaded target table is matched to Gaia sources."""
+
+    SOURCE_ID = "source_id"
+    """Exact match on a ``source_id`` column."""
+    POSITION = "position"
+    """Cone match of ``ra``/``dec`` columns (degrees, ICRS) within a radius."""
+
+
+class ArchiveClient(Protocol):
+    """What :func:`fetch` needs from the archive."""
+
+    def query(self, adql: str, upload: Table | None = None) -> Table:
+        """Run ``adql``; ``upload``, if given, is visible as ``tap_upload.xpz_targets``."""
+        ...
+
+    def load_xp_continuous(self, ids: Sequence[int]) -> Table:
+        """Return the XP_CONTINUOUS rows (:data:`XP_CONTINUOUS_COLUMNS`) of ``ids``."""
+        ...
+
+
+class GaiaArchiveClient:
+    """The ESA Gaia archive through :mod:`astroquery.gaia` (anonymous; DR3 is public)."""
+
+    def __init__(self, data_release: str = "Gaia DR3") -> None:
+        from astroquery.gaia import Gaia
+
+        self._gaia = Gaia
+        self.data_release = data_release
+
+    def query(self, adql: str, upload: Table | None = None) -> Table:
+        """Run ``adql`` as an asynchronous job (no row limit) and return its result."""
+        job = self._gaia.launch_job_async(
+            adql,
+            upload_resource=upload,
+            upload_table_name=None if upload is None else UPLOAD_TABLE_NAME,
+        )
+        return job.get_results()
+
+    def load_xp_continuous(self, ids: Sequence[int]) -> Table:
+        """Download the XP_CONTINUOUS coefficients of ``ids`` (at most 5,000) via DataLink.
+
+        ``Gaia.load_data`` returns ``{file name: [tables]}``; the COMBINED structure
+        puts every source in one file.  VOTable is asked for because astroquery
+        parses it into typed tables (it leaves ECSV unparsed).
+        """
+        from astropy.table import Table, vstack
+
+        products = self._gaia.load_data(
+            ids=[int(i) for i in ids],
+            retrieval_type="XP_CONTINUOUS",
+            data_release=self.data_release,
+            data_structure="COMBINED",
+            format="votable",
+        )
+        tables = [
+            t if isinstance(t, Table) else t.to_table()
+            for name, parts in products.items()
+            if name.upper().startswith("XP_CONTINUOUS")
+            for t in parts
+        ]
+        if not tables:
+            raise XpzError(f"the archive returned no XP_CONTINUOUS product for {len(ids)} ids")
+        return vstack(tables, metadata_conflicts="silent")
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchResult:
+    """What :func:`fetch` wrote (paths) and did (batch counts)."""
+
+    out_dir: Path
+    manifest: Path
+    candidates: Path
+    batches: tuple[Path, ...]
+    n_candidates: int
+    n_downloaded: int
+    """Batches downloaded by this call."""
+    n_skipped: int
+    """Batches already present from an earlier call."""
+
+
+def _validate_where(where: str) -> str:
+    text = where.strip()
+    if not text:
+        raise XpzError("--where is empty")
+    if ";" in text:
+        raise XpzError(f"--where must be one ADQL condition without ';': {where!r}")
+    if "--" in text:
+        raise XpzError(f"--where must not contain an ADQL comment ('--'): {where!r}")
+    return text
+
+
+def build_candidates_query(
+    *,
+    where: str | None = None,
+    upload: UploadKind | None = None,
+    limit: int | None = None,
+    g_max: float | None = None,
+    match_radius_arcsec: float = 1.0,
+) -> str:
+    """ADQL selecting galaxy candidates with XP spectra, ordered by source_id.
+
+    ``where`` is an extra ADQL condition on the aliases ``g`` (galaxy_candidates)
+    and ``s`` (gaia_source); ``g_max`` bounds the G magnitude (mag);
+    ``match_radius_arcsec`` is the cone radius for a :attr:`UploadKind.POSITION` upload.
+
+    >>> print(build_candidates_query(limit=10, g_max=20.5))  # doctest: +ELLIPSIS
+    SELECT TOP 10 g.source_id, g.classprob_dsc_combmod_galaxy, ..., s.phot_rp_mean_flux
+    FROM gaiadr3.galaxy_candidates AS g
+    JOIN gaiadr3.gaia_source AS s ON s.source_id = g.source_id
+    WHERE s.has_xp_continuous = 'True'
+      AND s.phot_g_mean_mag <= 20.5
+    ORDER BY g.source_id
+    """
+    if limit is not None and (isinstance(limit, bool) or int(limit) != limit or limit < 1):
+        raise XpzError(f"--limit must be a positive integer, got {limit!r}")
+    if g_max is not None and not math.isfinite(g_max):
+        raise XpzError(f"--g-max must be a finite magnitude, got {g_max!r}")
+    if not (math.isfinite(match_radius_arcsec) and match_radius_arcsec > 0):
+        raise XpzError(f"match radius must be positive arcsec, got {match_radius_arcsec!r}")
+
+    top = "" if limit is None else f"TOP {int(limit)} "
+    lines = [
+        f"SELECT {top}{', '.join(CANDIDATE_COLUMNS)}",
+        "FROM gaiadr3.galaxy_candidates AS g",
+        "JOIN gaiadr3.gaia_source AS s ON s.source_id = g.source_id",
+    ]
+    u = f"tap_upload.{UPLOAD_TABLE_NAME}"
+    if upload is UploadKind.SOURCE_ID:
+        lines.append(f"JOIN {u} AS u ON u.source_id = g.source_id")
+    elif upload is UploadKind.POSITION:
+        radius_deg = match_radius_arcsec / 3600.0
+        lines.append(
+            f"JOIN {u} AS u ON 1 = CONTAINS(POINT('ICRS', s.ra, s.dec), "
+            f"CIRCLE('ICRS', u.ra, u.dec, {radius_deg!r}))"
+        )
+    lines.append("WHERE s.has_xp_continuous = 'True'")
+    if g_max is not None:
+        lines.append(f"  AND s.phot_g_mean_mag <= {float(g_max)!r}")
+    if where is not None:
+        lines.append(f"  AND ({_validate_where(where)})")
+    lines.append("ORDER BY g.source_id")
+    return "\n".join(lines)
+
+
+def read_upload(path: str | Path) -> tuple[Table, UploadKind]:
+    """Read a target list: a ``source_id`` column, or ``ra`` and ``dec`` in degrees.
+
+    Any format astropy reads (CSV, ECSV, FITS, VOTable).  Only the matching
+    column(s) are kept, so nothing else travels to the archive.
+    """
+    import numpy as np
+    from astropy.table import Table
+
+    path = Path(path)
+    try:
+        fmt = "ascii.csv" if path.suffix.lower() == ".csv" else None
+        table = Table.read(path, format=fmt)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the upload table ({exc})", path=path) from exc
+    names = {n.lower(): n for n in table.colnames}
+    if "source_id" in names:
+        col = table[names["source_id"]]
+        bad = np.flatnonzero(np.ma.getmaskarray(col))
+        if bad.size or col.dtype.kind not in "iu":
+            rows = bad if bad.size else range(len(col))
+            raise InputError("source_id must be integers", path=path, rows=rows, column="source_id")
+        return Table({"source_id": np.asarray(col, dtype=np.int64)}), UploadKind.SOURCE_ID
+    if "ra" in names and "dec" in names:
+        out = {}
+        for name, low, high in (("ra", 0.0, 360.0), ("dec", -90.0, 90.0)):
+            col = table[names[name]]
+            values = np.ma.filled(np.ma.asarray(col, dtype=np.float64), np.nan)
+            bad = np.flatnonzero(~((values >= low) & (values <= high)))
+            if bad.size:
+                raise InputError(
+                    f"{name} must be degrees in [{low:g}, {high:g}]",
+                    path=path,
+                    rows=bad,
+                    column=name,
+                )
+            out[name] = values
+        return Table(out), UploadKind.POSITION
+    raise InputError("needs a 'source_id' column or 'ra' and 'dec' columns", path=path)
+
+
+def split_batches(ids: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Consecutive batches of at most ``batch_size`` ids.
+
+    >>> [len(b) for b in split_batches(list(range(12_345)), 5000)]
+    [5000, 5000, 2345]
+    """
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise XpzError(
+            f"batch size must be between 1 and {MAX_BATCH_SIZE} "
+            f"(the archive's DataLink limit), got {batch_size}"
+        )
+    return [list(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+
+
+def batch_file_name(index: int, format: FetchFormat) -> str:
+    """File name of batch ``index``.
+
+    >>> batch_file_name(3, FetchFormat.ECSV)
+    'xp_continuous_000003.ecsv'
+    """
+    return f"xp_continuous_{index:06d}{format.suffix}"
+
+
+def _archive_array_string(cell: Any) -> str:
+    """An array cell as the archive writes it in CSV, ``(v1, v2, ...)``; empty if null."""
+    import numpy as np
+
+    if cell is None or (np.ma.is_masked(cell) and np.ma.getmaskarray(cell).all()):
+        return ""
+    return "(" + ", ".join(repr(float(v)) for v in np.ma.filled(cell, np.nan)) + ")"
+
+
+def write_table(table: Table, path: Path, format: FetchFormat) -> None:
+    """Write ``table`` to ``path`` atomically, readable by astropy and gaiaxpy.
+
+    ECSV is comma-separated and CSV holds array cells as ``(v1, v2, ...)``
+    strings, as the archive's own files do.
+    """
+    from astropy.table import Column
+
+    with atomic_path(path) as tmp:
+        if format is FetchFormat.CSV:
+            out = table.copy(copy_data=False)
+            for name in out.colnames:
+                if out[name].dtype.kind == "O" or out[name].ndim > 1:
+                    out[name] = Column([_archive_array_string(c) for c in out[name]], name=name)
+            out.write(tmp, format="ascii.csv")
+        elif format is FetchFormat.ECSV:
+            table.write(tmp, format="ascii.ecsv", delimiter=",")
+        elif format is FetchFormat.FITS:
+            table.write(tmp, format="fits")
+        else:
+            table.write(tmp, format="votable")
+
+
+def _check_xp_table(table: Table, ids: Sequence[int]) -> Table:
+    """The XP_CONTINUOUS columns of ``table``, after checking it answers ``ids``."""
+    import numpy as np
+
+    missing = [c for c in XP_CONTINUOUS_COLUMNS if c not in table.colnames]
+    if missing:
+        raise XpzError(f"the archive's XP_CONTINUOUS table lacks columns {missing}")
+    unasked = np.setdiff1d(np.asarray(table["source_id"], dtype=np.int64), np.asarray(ids))
+    if unasked.size:
+        raise XpzError(f"the archive returned spectra of {unasked.size} source ids not asked for")
+    return table[list(XP_CONTINUOUS_COLUMNS)]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _plan_batches(
+    out: Path,
+    request: dict[str, Any],
+    client: ArchiveClient,
+    upload: Table | None,
+    fmt: FetchFormat,
+) -> tuple[list[dict[str, Any]], int]:
+    """Run the candidate query and write candidates + manifest, or reuse an earlier run's."""
+    import numpy as np
+
+    manifest_path = out / MANIFEST_NAME
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("request") != request:
+            raise XpzError(
+                f"{out} holds a fetch made with a different request "
+                f"(see {MANIFEST_NAME}); use a new output directory"
+            )
+        return manifest["batches"], int(manifest["candidates"]["n_rows"])
+
+    candidates = client.query(request["query"], upload=upload)
+    if "source_id" not in candidates.colnames:
+        raise XpzError("the archive's candidate table has no source_id column")
+    ids = np.asarray(candidates["source_id"], dtype=np.int64)
+    _, first = np.unique(ids, return_index=True)  # a cone match may repeat a source
+    candidates = candidates[np.sort(first)]
+    unique_ids = [int(i) for i in candidates["source_id"]]
+
+    candidates_name = f"candidates{fmt.suffix}"
+    write_table(candidates, out / candidates_name, fmt)
+    batches = [
+        {"file": batch_file_name(k, fmt), "source_ids": b}
+        for k, b in enumerate(split_batches(unique_ids, request["batch_size"]))
+    ]
+    manifest = {
+        "request": request,
+        "candidates": {"file": candidates_name, "n_rows": len(candidates)},
+        "batches": batches,
+    }
+    with atomic_path(manifest_path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    return batches, len(candidates)
+
+
+def fetch(
+    out_dir: str | Path,
+    *,
+    where: str | None = None,
+    upload: str | Path | None = None,
+    limit: int | None = None,
+    g_max: float | None = None,
+    batch_size: int = MAX_BATCH_SIZE,
+    format: FetchFormat = FetchFormat.ECSV,
+    client: ArchiveClient | None = None,
+    progress: bool = True,
+    match_radius_arcsec: float = 1.0,
+) -> FetchResult:
+    """Fetch galaxy candidates with XP spectra and their XP_CONTINUOUS data into ``out_dir``.
+
+    ``upload`` is a target list for :func:`read_upload`; ``where``, ``limit``,
+    ``g_max`` (mag) and ``match_radius_arcsec`` go to :func:`build_candidates_query`.
+    Resumable: a rerun with the same arguments downloads only missing batches.
+    """
+    from tqdm.auto import tqdm
+
+    split_batches([], batch_size)  # validates batch_size before any network traffic
+    out = Path(out_dir)
+    upload_table, kind = (None, None) if upload is None else read_upload(upload)
+    query = build_candidates_query(
+        where=where, upload=kind, limit=limit, g_max=g_max, match_radius_arcsec=match_radius_arcsec
+    )
+    request = {
+        "query": query,
+        "upload": None
+        if upload is None
+        else {"file": str(upload), "sha256": _sha256(Path(upload))},
+        "format": format.value,
+        "batch_size": batch_size,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    client = GaiaArchiveClient() if client is None else client
+    batches, n_candidates = _plan_batches(out, request, client, upload_table, format)
+
+    todo = [b for b in batches if not (out / b["file"]).exists()]
+    done_ids = sum(len(b["source_ids"]) for b in batches) - sum(len(b["source_ids"]) for b in todo)
+    with tqdm(
+        total=done_ids + sum(len(b["source_ids"]) for b in todo),
+        initial=done_ids,
+        unit="src",
+        desc="XP_CONTINUOUS",
+        disable=not progress,
+    ) as bar:
+        for batch in todo:
+            table = client.load_xp_continuous(batch["source_ids"])
+            write_table(_check_xp_table(table, batch["source_ids"]), out / batch["file"], format)
+            bar.update(len(batch["source_ids"]))
+
+    return FetchResult(
+        out_dir=out,
+        manifest=out / MANIFEST_NAME,
+        candidates=out / f"candidates{format.suffix}",
+        batches=tuple(out / b["file"] for b in batches),
+        n_candidates=n_candidates,
+        n_downloaded=len(todo),
+        n_skipped=len(batches) - len(todo),
+    )
