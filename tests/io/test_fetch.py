@@ -1,0 +1,312 @@
+"""Tests of xpz.io.fetch with a fake archive client serving tables the tests make."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from xpz.commands import fetch as fetch_command
+from xpz.errors import InputError, XpzError
+from xpz.io.fetch import (
+    UPLOAD_TABLE_NAME,
+    XP_CONTINUOUS_COLUMNS,
+    FetchFormat,
+    UploadKind,
+    build_candidates_query,
+    fetch,
+    read_upload,
+    split_batches,
+)
+
+FIRST_ID = 4_295_806_720
+
+
+def xp_continuous_table(ids: Sequence[int]) -> Table:
+    """Rows in the archive's XP_CONTINUOUS layout (values are arbitrary but distinct)."""
+    n = len(ids)
+    rng = np.random.default_rng(int(ids[0]) % 2**32 if n else 0)
+    cols: dict[str, object] = {
+        "source_id": np.asarray(ids, dtype=np.int64),
+        "solution_id": np.full(n, 4_545_469_030_156_206_081, dtype=np.int64),
+    }
+    for band in ("bp", "rp"):
+        cols |= {
+            f"{band}_basis_function_id": np.full(n, 56 if band == "bp" else 57, dtype=np.int16),
+            f"{band}_degrees_of_freedom": np.full(n, 1687, dtype=np.int16),
+            f"{band}_n_parameters": np.full(n, 55, dtype=np.int16),
+            f"{band}_n_measurements": np.full(n, 1742, dtype=np.int16),
+            f"{band}_n_rejected_measurements": np.full(n, 5, dtype=np.int16),
+            f"{band}_standard_deviation": rng.uniform(0.9, 1.1, n).astype(np.float32),
+            f"{band}_chi_squared": rng.uniform(1e3, 2e3, n).astype(np.float32),
+            f"{band}_coefficients": rng.normal(0, 100, (n, 55)),
+            f"{band}_coefficient_errors": rng.uniform(0.1, 1, (n, 55)).astype(np.float32),
+            f"{band}_coefficient_correlations": rng.uniform(-0.3, 0.3, (n, 1485)).astype(
+                np.float32
+            ),
+            f"{band}_n_relevant_bases": np.full(n, 50, dtype=np.int16),
+            f"{band}_relative_shrinking": rng.uniform(0, 0.1, n).astype(np.float32),
+        }
+    return Table(cols)
+
+
+class FakeArchive:
+    """Serves ``n`` candidates and their XP_CONTINUOUS rows; counts calls."""
+
+    def __init__(self, n: int, fail_on_call: int | None = None) -> None:
+        self.ids = FIRST_ID + np.arange(n, dtype=np.int64) * 7
+        self.queries: list[tuple[str, Table | None]] = []
+        self.loads: list[list[int]] = []
+        self.fail_on_call = fail_on_call
+
+    def query(self, adql: str, upload: Table | None = None) -> Table:
+        self.queries.append((adql, upload))
+        n = len(self.ids)
+        return Table(
+            {
+                "source_id": self.ids,
+                "classlabel_dsc": np.full(n, "galaxy"),
+                "redshift_ugc": np.linspace(0.01, 0.4, n),
+                "phot_g_mean_mag": np.linspace(17, 20.5, n),
+            }
+        )
+
+    def load_xp_continuous(self, ids: Sequence[int]) -> Table:
+        self.loads.append(list(ids))
+        if self.fail_on_call == len(self.loads):
+            raise ConnectionError("archive went away")
+        return xp_continuous_table(ids)
+
+
+# --- the ADQL ---------------------------------------------------------------------------
+
+
+def test_query_text_without_options():
+    assert build_candidates_query() == (
+        "SELECT g.source_id, g.classprob_dsc_combmod_galaxy, g.classprob_dsc_combmod_quasar, "
+        "g.classlabel_dsc, g.classlabel_dsc_joint, g.classlabel_oa, g.vari_best_class_name, "
+        "g.radius_sersic, g.redshift_ugc, g.redshift_ugc_lower, g.redshift_ugc_upper, "
+        "s.ra, s.dec, s.phot_g_mean_mag, s.phot_bp_mean_flux, s.phot_rp_mean_flux\n"
+        "FROM gaiadr3.galaxy_candidates AS g\n"
+        "JOIN gaiadr3.gaia_source AS s ON s.source_id = g.source_id\n"
+        "WHERE s.has_xp_continuous = 'True'\n"
+        "ORDER BY g.source_id"
+    )
+
+
+def test_query_includes_limit_magnitude_and_user_condition():
+    adql = build_candidates_query(where="g.redshift_ugc > 0.1 ", limit=3, g_max=19.0)
+    assert adql.startswith("SELECT TOP 3 g.source_id, ")
+    assert adql.endswith(
+        "WHERE s.has_xp_continuous = 'True'\n"
+        "  AND s.phot_g_mean_mag <= 19.0\n"
+        "  AND (g.redshift_ugc > 0.1)\n"
+        "ORDER BY g.source_id"
+    )
+
+
+def test_query_joins_uploaded_ids_or_positions():
+    by_id = build_candidates_query(upload=UploadKind.SOURCE_ID)
+    assert f"JOIN tap_upload.{UPLOAD_TABLE_NAME} AS u ON u.source_id = g.source_id\n" in by_id
+    by_pos = build_candidates_query(upload=UploadKind.POSITION, match_radius_arcsec=1.8)
+    assert (
+        f"JOIN tap_upload.{UPLOAD_TABLE_NAME} AS u ON 1 = CONTAINS(POINT('ICRS', s.ra, s.dec), "
+        "CIRCLE('ICRS', u.ra, u.dec, 0.0005))\n"
+    ) in by_pos
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"where": "1=1; DROP TABLE x"},
+        {"where": "g.redshift_ugc > 0 -- comment"},
+        {"where": "  "},
+        {"limit": 0},
+        {"limit": 2.5},
+        {"g_max": float("nan")},
+        {"match_radius_arcsec": -1.0},
+    ],
+)
+def test_query_refuses_bad_input(kwargs):
+    with pytest.raises(XpzError):
+        build_candidates_query(**kwargs)
+
+
+# --- upload tables and batching ---------------------------------------------------------
+
+
+def test_read_upload_keeps_only_the_matching_columns(tmp_path):
+    path = tmp_path / "targets.csv"
+    path.write_text("name,source_id\na,12\nb,34\n")
+    table, kind = read_upload(path)
+    assert kind is UploadKind.SOURCE_ID
+    assert table.colnames == ["source_id"] and table["source_id"].tolist() == [12, 34]
+
+    path.write_text("ra,dec\n10.5,-3\n200,95\n")
+    with pytest.raises(InputError, match=r"targets.csv: column 'dec', row 1: dec must be"):
+        read_upload(path)
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(InputError, match="needs a 'source_id' column"):
+        read_upload(path)
+
+
+def test_split_batches_and_its_limit():
+    batches = split_batches(list(range(12_345)), 5000)
+    assert [len(b) for b in batches] == [5000, 5000, 2345]
+    assert sum(batches, []) == list(range(12_345))
+    with pytest.raises(XpzError, match="at most|between 1 and 5000"):
+        split_batches([1, 2], 5001)
+
+
+# --- fetch --------------------------------------------------------------------------------
+
+
+def test_fetch_writes_candidates_batches_and_manifest(tmp_path):
+    archive = FakeArchive(12_345)
+    fits = FetchFormat.FITS  # binary: 12,345 spectra write in about a second
+    result = fetch(tmp_path / "out", client=archive, format=fits, progress=False, limit=20_000)
+
+    assert [len(ids) for ids in archive.loads] == [5000, 5000, 2345]
+    assert result.n_candidates == 12_345 and (result.n_downloaded, result.n_skipped) == (3, 0)
+    assert [p.name for p in result.batches] == [
+        "xp_continuous_000000.fits",
+        "xp_continuous_000001.fits",
+        "xp_continuous_000002.fits",
+    ]
+    assert len(Table.read(result.candidates)) == 12_345
+
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["request"]["query"] == archive.queries[0][0]
+    assert "TOP 20000" in manifest["request"]["query"]
+    assert manifest["candidates"] == {"file": "candidates.fits", "n_rows": 12_345}
+    assert [b["file"] for b in manifest["batches"]] == [p.name for p in result.batches]
+    assert sum((b["source_ids"] for b in manifest["batches"]), []) == archive.ids.tolist()
+
+
+def test_fetch_resumes_skipping_complete_batches(tmp_path):
+    out = tmp_path / "out"
+    fetch(out, client=FakeArchive(7), batch_size=3, progress=False)
+    (out / "xp_continuous_000001.ecsv").unlink()
+
+    again = FakeArchive(7)
+    result = fetch(out, client=again, batch_size=3, progress=False)
+    assert again.queries == []  # the manifest's candidate list is reused
+    assert again.loads == [(FIRST_ID + np.arange(3, 6) * 7).tolist()]
+    assert (result.n_downloaded, result.n_skipped) == (1, 2)
+    assert all(p.exists() for p in result.batches)
+
+
+def test_interrupted_batch_leaves_no_partial_file_and_resumes(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ConnectionError):
+        fetch(out, client=FakeArchive(7, fail_on_call=2), batch_size=3, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "candidates.ecsv",
+        "manifest.json",
+        "xp_continuous_000000.ecsv",
+    ]
+    again = FakeArchive(7)
+    result = fetch(out, client=again, batch_size=3, progress=False)
+    assert [len(ids) for ids in again.loads] == [3, 1]
+    assert (result.n_downloaded, result.n_skipped) == (2, 1)
+
+
+def test_fetch_refuses_a_different_request_in_the_same_directory(tmp_path):
+    fetch(tmp_path, client=FakeArchive(4), progress=False)
+    with pytest.raises(XpzError, match="different request"):
+        fetch(tmp_path, client=FakeArchive(4), progress=False, g_max=19.0)
+
+
+def test_fetch_refuses_large_batches_before_contacting_the_archive(tmp_path):
+    archive = FakeArchive(4)
+    with pytest.raises(XpzError, match="5000"):
+        fetch(tmp_path, client=archive, batch_size=6000, progress=False)
+    assert archive.queries == [] and not list(tmp_path.iterdir())
+
+
+def test_fetch_sends_the_upload_table(tmp_path):
+    targets = tmp_path / "targets.ecsv"
+    Table({"source_id": [FIRST_ID, FIRST_ID + 7]}).write(targets)
+    archive = FakeArchive(2)
+    fetch(tmp_path / "out", upload=targets, client=archive, progress=False)
+    adql, upload = archive.queries[0]
+    assert "tap_upload.xpz_targets AS u ON u.source_id = g.source_id" in adql
+    assert upload is not None and upload["source_id"].tolist() == [FIRST_ID, FIRST_ID + 7]
+
+
+@pytest.mark.parametrize("fmt", list(FetchFormat))
+def test_batch_files_round_trip_in_every_format(tmp_path, fmt):
+    result = fetch(tmp_path, client=FakeArchive(3), format=fmt, progress=False)
+    expected = xp_continuous_table(FakeArchive(3).ids)
+    got = Table.read(result.batches[0], format="ascii.csv" if fmt is FetchFormat.CSV else None)
+    assert got.colnames == list(XP_CONTINUOUS_COLUMNS)
+    assert got["source_id"].tolist() == expected["source_id"].tolist()
+    first = got["bp_coefficients"][0]
+    if fmt is FetchFormat.CSV:  # the archive's CSV convention: "(v1, v2, ...)"
+        assert first.startswith("(") and first.endswith(")")
+        first = [float(v) for v in first[1:-1].split(",")]
+    np.testing.assert_array_equal(np.asarray(first, dtype=float), expected["bp_coefficients"][0])
+
+
+def test_archive_answer_missing_columns_is_an_error(tmp_path):
+    class Broken(FakeArchive):
+        def load_xp_continuous(self, ids):
+            table = super().load_xp_continuous(ids)
+            table.remove_column("rp_coefficients")
+            return table
+
+    with pytest.raises(XpzError, match="rp_coefficients"):
+        fetch(tmp_path, client=Broken(2), progress=False)
+    assert not list(tmp_path.glob("xp_continuous_*"))
+
+
+# --- the command module -------------------------------------------------------------------
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    fetch_command.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_command_arguments():
+    args = parse(["out", "--where", "g.redshift_ugc > 0.1", "--limit", "3", "--g-max", "19.5"])
+    assert (args.out_dir, args.where, args.limit, args.g_max) == (
+        "out",
+        "g.redshift_ugc > 0.1",
+        3,
+        19.5,
+    )
+    assert (args.batch_size, args.format, args.upload, args.match_radius) == (
+        5000,
+        "ecsv",
+        None,
+        1.0,
+    )
+    args = parse(["out", "--upload", "t.csv", "--batch-size", "100", "--format", "fits"])
+    assert (args.upload, args.batch_size, FetchFormat(args.format)) == (
+        "t.csv",
+        100,
+        FetchFormat.FITS,
+    )
+    with pytest.raises(SystemExit):
+        parse(["out", "--format", "parquet"])
+
+
+def test_command_reports_a_too_large_batch_as_a_user_error(capsys):
+    from xpz.cli import main
+
+    assert main(["fetch", "unused_dir", "--batch-size", "6000"]) == 2
+    assert "between 1 and 5000" in capsys.readouterr().err
+
+
+@pytest.mark.network
+def test_real_archive_three_candidates(tmp_path):
+    result = fetch(tmp_path, limit=3, g_max=18.0, progress=False)
+    assert result.n_candidates == 3
+    xp = Table.read(result.batches[0])
+    assert len(xp) == 3 and len(xp["bp_coefficients"][0]) == 55
