@@ -1,0 +1,370 @@
+"""Reading Gaia DR3 XP_CONTINUOUS tables in every archive format, checked against GaiaXPy."""
+
+import csv
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from xpz.errors import InputError
+from xpz.io.gaia_xp import (
+    ARCHIVE_BAND_COLUMNS,
+    N_CORRELATIONS,
+    XPContinuous,
+    correlation_matrices,
+    read_gaia_spectra,
+    read_xp_continuous,
+    xp_to_spectra,
+)
+from xpz.layout import Band, default_layout
+from xpz.spectra import Flag
+
+ARRAY_COLUMNS = ("coefficients", "coefficient_errors", "coefficient_correlations")
+ARCHIVE_COLUMNS = ["source_id", "solution_id"] + [
+    f"{band}_{name}" for band in ("bp", "rp") for name in ARCHIVE_BAND_COLUMNS
+]
+SOURCE_IDS = [4_295_806_720, 6_917_528_997_577_384_320]
+
+
+def band_solution(rng, scale):
+    """Realistic-looking coefficients, errors and a positive-definite correlation vector."""
+    coefficients = rng.normal(0, 1, 55) * np.geomspace(scale, 0.05, 55)
+    errors = (np.abs(coefficients) * 0.02 + rng.uniform(0.05, 0.2, 55)).astype(np.float32)
+    a = rng.normal(size=(55, 80))
+    cov = a @ a.T
+    d = np.sqrt(np.diag(cov))
+    correlations = (cov / np.outer(d, d))[np.tril_indices(55, k=-1)].astype(np.float32)
+    return coefficients, errors, correlations
+
+
+def archive_table(rng, missing=()):
+    """An astropy Table laid out like the archive's XP_CONTINUOUS product.
+
+    ``missing`` lists (row, band) pairs without a spectrum.
+    """
+    from astropy.table import MaskedColumn, Table
+
+    n = len(SOURCE_IDS)
+    table = Table()
+    table["source_id"] = np.array(SOURCE_IDS, dtype=np.int64)
+    table["solution_id"] = np.full(n, 375316653866487564, dtype=np.int64)
+    for band, scale in (("bp", 60.0), ("rp", 40.0)):
+        absent = np.array([(i, band) in missing for i in range(n)])
+        solutions = [band_solution(rng, scale) for _ in range(n)]
+        ints = {
+            "basis_function_id": 56 if band == "bp" else 57,
+            "degrees_of_freedom": 900,
+            "n_parameters": 55,
+            "n_measurements": 950,
+            "n_rejected_measurements": 3,
+            "n_relevant_bases": 40,
+        }
+        floats = {"standard_deviation": 1.03, "chi_squared": 980.5, "relative_shrinking": 0.01}
+        for name in ARCHIVE_BAND_COLUMNS:
+            if name in ARRAY_COLUMNS:
+                cells = np.empty(n, dtype=object)
+                for i, solution in enumerate(solutions):
+                    value = solution[ARRAY_COLUMNS.index(name)]
+                    cells[i] = value[:0] if absent[i] else value
+                table[f"{band}_{name}"] = cells
+            elif name in ints:
+                table[f"{band}_{name}"] = MaskedColumn(
+                    np.full(n, ints[name], np.int16), mask=absent
+                )
+            else:
+                values = np.full(n, floats[name], np.float32)
+                table[f"{band}_{name}"] = MaskedColumn(values, mask=absent)
+    assert table.colnames == ARCHIVE_COLUMNS
+    return table
+
+
+def write_archive_csv(table, path):
+    """The archive's CSV: arrays as '(v1, v2, ...)', an empty field for a missing value."""
+
+    def cell(value):
+        if np.ma.is_masked(value):
+            return ""
+        if isinstance(value, np.ndarray):
+            return "(" + ", ".join(str(v) for v in value) + ")" if value.size else ""
+        return str(value)
+
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(table.colnames)
+        for row in table:
+            writer.writerow([cell(row[name]) for name in table.colnames])
+
+
+def as_votable_ready(table):
+    """astropy's VOTable writer wants masked arrays in variable-length cells."""
+    out = table.copy()
+    for name in out.colnames:
+        if out[name].dtype.kind == "O":
+            for i in range(len(out)):
+                out[name][i] = np.ma.masked_array(out[name][i], mask=np.zeros(len(out[name][i])))
+    return out
+
+
+def as_dataframe(table):
+    """pandas with list cells and nulls, as pyarrow stores the archive table in Parquet."""
+    import pandas as pd
+
+    columns = {}
+    for name in table.colnames:
+        column = table[name]
+        if column.dtype.kind == "O":
+            columns[name] = [v.tolist() if v.size else None for v in column]
+        elif hasattr(column, "mask"):
+            columns[name] = pd.array(
+                [None if m else v.item() for v, m in zip(column.data, column.mask, strict=True)],
+                dtype="Int16" if column.dtype.kind == "i" else "Float32",
+            )
+        else:
+            columns[name] = np.asarray(column)
+    return pd.DataFrame(columns)
+
+
+def write_all_formats(table, folder):
+    paths = {
+        "csv": folder / "xp.csv",
+        "ecsv": folder / "xp.ecsv",
+        "fits": folder / "xp.fits",
+        "votable-binary": folder / "xp_binary2.xml",
+        "votable-tabledata": folder / "xp_tabledata.xml",
+        "parquet": folder / "xp.parquet",
+    }
+    write_archive_csv(table, paths["csv"])
+    table.write(paths["ecsv"], format="ascii.ecsv", delimiter=",")
+    table.write(paths["fits"])
+    votable = as_votable_ready(table)
+    votable.write(paths["votable-binary"], format="votable", tabledata_format="binary2")
+    votable.write(paths["votable-tabledata"], format="votable", tabledata_format="tabledata")
+    as_dataframe(table).to_parquet(paths["parquet"])
+    return paths
+
+
+@pytest.fixture
+def table(rng):
+    return archive_table(rng)
+
+
+@pytest.fixture
+def files(table, tmp_path):
+    return write_all_formats(table, tmp_path)
+
+
+def test_all_formats_give_identical_spectra(table, files):
+    reference = xp_to_spectra(read_xp_continuous(table))
+    assert reference.source_id.tolist() == SOURCE_IDS
+    for name, path in files.items():
+        spectra = xp_to_spectra(read_xp_continuous(path))
+        assert spectra.source_id.tolist() == SOURCE_IDS, name
+        np.testing.assert_array_equal(spectra.flux, reference.flux, err_msg=name)
+        np.testing.assert_array_equal(spectra.flux_error, reference.flux_error, err_msg=name)
+        assert spectra.flag.tolist() == [0, 0], name
+    frame = as_dataframe(table)
+    np.testing.assert_array_equal(xp_to_spectra(read_xp_continuous(frame)).flux, reference.flux)
+
+
+def gaiaxpy_band(source, band: Band, pwl):
+    """gaiaxpy.convert's flux and flux_error (N, len(pwl)) for ``band``, in the order of ``pwl``."""
+    from gaiaxpy import convert
+
+    order = np.argsort(pwl)
+    out, _ = convert(source, sampling=pwl[order], with_correlation=False, save_file=False)
+    rows = out[out["xp"] == band.name]
+    result = []
+    for column in ("flux", "flux_error"):
+        values = np.stack(rows[column].to_numpy())
+        unsorted = np.empty_like(values)
+        unsorted[:, order] = values
+        result.append(unsorted)
+    return result
+
+
+def test_conversion_matches_gaiaxpy(files):
+    layout = default_layout()
+    bp_flux, bp_error = gaiaxpy_band(str(files["csv"]), Band.BP, np.asarray(layout.bp_pwl))
+    rp_flux, rp_error = gaiaxpy_band(str(files["csv"]), Band.RP, np.asarray(layout.rp_pwl))
+    spectra = xp_to_spectra(read_xp_continuous(files["csv"]))
+    for ours, theirs in (
+        (spectra.flux, layout.truncate(bp_flux, rp_flux)),
+        (spectra.flux_error, layout.truncate(bp_error, rp_error)),
+    ):
+        scale = np.abs(theirs).max(axis=1, keepdims=True)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5 * scale.min())
+
+
+def test_flux_error_uses_the_correlations(table):
+    xp = read_xp_continuous(table)
+    uncorrelated = XPContinuous(
+        source_id=xp.source_id,
+        bp=type(xp.bp)(
+            xp.bp.coefficients,
+            xp.bp.coefficient_errors,
+            np.zeros_like(xp.bp.coefficient_correlations),
+            xp.bp.standard_deviation,
+            xp.bp.n_parameters,
+        ),
+        rp=xp.rp,
+    )
+    correlated, plain = xp_to_spectra(xp), xp_to_spectra(uncorrelated)
+    assert not np.allclose(correlated.flux_error[:, :80], plain.flux_error[:, :80], rtol=1e-3)
+    np.testing.assert_array_equal(correlated.flux_error[:, 80:], plain.flux_error[:, 80:])
+    # Independent check of one pixel against the explicit covariance sandwich.
+    from xpz.xpbasis import pixel_design_matrices
+
+    d = pixel_design_matrices()[Band.BP][:, 10]
+    e = xp.bp.coefficient_errors[1]
+    cov = e[:, None] * correlation_matrices(xp.bp.coefficient_correlations[1]) * e[None, :]
+    assert correlated.flux_error[1, 10] == pytest.approx(np.sqrt(d @ cov @ d), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fmt", ["csv", "ecsv", "fits", "votable-binary", "votable-tabledata", "parquet"]
+)
+def test_missing_band_rows_are_kept_and_flagged(rng, tmp_path, fmt):
+    table = archive_table(rng, missing=[(0, "bp"), (1, "rp")])
+    path = write_all_formats(table, tmp_path)[fmt]
+    xp = read_xp_continuous(path)
+    assert xp.bp.present.tolist() == [False, True] and xp.rp.present.tolist() == [True, False]
+    spectra = xp_to_spectra(xp)
+    layout = default_layout()
+    assert len(spectra) == 2
+    assert np.isnan(spectra.flux[0, layout.bp_pixels]).all()
+    assert np.isfinite(spectra.flux[0, layout.rp_pixels]).all()
+    assert np.isnan(spectra.flux_error[1, layout.rp_pixels]).all()
+    assert np.isfinite(spectra.flux_error[1, layout.bp_pixels]).all()
+    assert spectra.flag[0] == Flag.MISSING_BP | Flag.NONFINITE_FLUX
+    assert spectra.flag[1] == Flag.MISSING_RP | Flag.NONFINITE_FLUX
+
+
+def test_correlation_order_matches_gaiaxpy(rng):
+    from gaiaxpy.core.generic_functions import array_to_symmetric_matrix
+
+    r = rng.uniform(-1, 1, N_CORRELATIONS)
+    np.testing.assert_array_equal(correlation_matrices(r), array_to_symmetric_matrix(r, 55))
+
+
+def test_extra_redshift_column_is_carried(table):
+    frame = as_dataframe(table)
+    frame["z"] = [0.1, 0.25]
+    assert xp_to_spectra(read_xp_continuous(frame)).z.tolist() == [0.1, 0.25]
+
+
+def csv_with(files, tmp_path, edit):
+    """A copy of the CSV fixture with ``edit(rows)`` applied to its rows (header is rows[0])."""
+    with open(files["csv"], newline="") as stream:
+        rows = list(csv.reader(stream))
+    edit(rows)
+    path = tmp_path / "edited.csv"
+    with open(path, "w", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    return path
+
+
+def drop_column(rows, column):
+    index = rows[0].index(column)
+    for row in rows:
+        del row[index]
+
+
+def set_cell(rows, row, column, value):
+    rows[row + 1][rows[0].index(column)] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda rows: drop_column(rows, "rp_coefficient_errors"),
+            "missing column(s) rp_coefficient_errors",
+        ),
+        (
+            lambda rows: set_cell(rows, 1, "rp_coefficients", "(1.0, oops, 2.0)"),
+            "column 'rp_coefficients', row 1: not an array of numbers",
+        ),
+        (
+            lambda rows: set_cell(rows, 0, "bp_coefficients", "1.0, 2.0"),
+            "column 'bp_coefficients', row 0: not an array",
+        ),
+        (
+            lambda rows: set_cell(rows, 0, "bp_n_parameters", "54"),
+            "column 'bp_coefficients', row 0: number of coefficients differs from bp_n_parameters",
+        ),
+        (
+            lambda rows: (
+                set_cell(rows, 1, "rp_n_parameters", "3"),
+                set_cell(rows, 1, "rp_coefficients", "(1.0, 2.0, 3.0)"),
+            ),
+            "column 'rp_coefficients', row 1: expected 55 coefficients",
+        ),
+        (
+            lambda rows: set_cell(rows, 1, "bp_coefficient_correlations", "(0.5, 0.1)"),
+            "column 'bp_coefficient_correlations', row 1: missing, or not 1485 values",
+        ),
+        (
+            lambda rows: set_cell(rows, 0, "rp_standard_deviation", ""),
+            "column 'rp_standard_deviation', row 0: missing",
+        ),
+        (
+            lambda rows: set_cell(rows, 1, "source_id", "12x"),
+            "column 'source_id', row 1: missing or not an integer",
+        ),
+        (
+            lambda rows: set_cell(rows, 0, "bp_standard_deviation", "high"),
+            "column 'bp_standard_deviation', row 0: not a number",
+        ),
+    ],
+)
+def test_bad_csv_is_refused_with_file_row_and_column(files, tmp_path, edit, message):
+    path = csv_with(files, tmp_path, edit)
+    with pytest.raises(InputError) as info:
+        read_xp_continuous(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:File may have been truncated")
+@pytest.mark.parametrize("fmt", ["fits", "parquet", "votable-binary", "ecsv"])
+def test_truncated_file_is_refused(files, tmp_path, fmt):
+    data = files[fmt].read_bytes()
+    broken = tmp_path / f"broken{files[fmt].suffix}"
+    broken.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputError, match=f"{broken}: cannot read"):
+        read_xp_continuous(broken)
+
+
+def test_float_source_ids_are_refused(table):
+    frame = as_dataframe(table)
+    frame["source_id"] = frame["source_id"].astype(float)
+    with pytest.raises(InputError, match="column 'source_id'.*floats"):
+        read_xp_continuous(frame)
+
+
+def test_unknown_suffix_and_absent_file(tmp_path):
+    with pytest.raises(InputError, match="cannot tell the format"):
+        read_xp_continuous(tmp_path / "xp.dat")
+    with pytest.raises(InputError, match="no such file"):
+        read_xp_continuous(tmp_path / "absent.csv")
+
+
+def test_read_gaia_spectra_samples_xp_files(files):
+    spectra = read_gaia_spectra(files["fits"])
+    np.testing.assert_array_equal(
+        spectra.flux, xp_to_spectra(read_xp_continuous(files["fits"])).flux
+    )
+    with pytest.raises(InputError, match="no redshift column 'z'"):
+        read_gaia_spectra(files["csv"], require_z=True)
+
+
+def test_read_gaia_spectra_hands_sampled_files_to_the_table_reader(tmp_path, monkeypatch):
+    sampled = tmp_path / "sampled.csv"
+    sampled.write_text("source_id,flux_0\n1,2.0\n")
+    calls = []
+    fake = types.ModuleType("xpz.io.tables")
+    fake.read_spectra = lambda *args, **kwargs: calls.append((args, kwargs)) or "sampled"
+    monkeypatch.setitem(sys.modules, "xpz.io.tables", fake)
+    assert read_gaia_spectra(sampled, training=True) == "sampled"
+    assert calls == [((sampled, None), {"require_z": False, "training": True})]
