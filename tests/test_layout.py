@@ -33,7 +33,9 @@ def test_truncation_keeps_the_right_samples():
     out = lay.truncate(bp, rp)
     assert out.shape == (186,)
     assert out[0] == 34 and out[79] == 113 and out[80] == 1004 and out[-1] == 1109
-    np.testing.assert_allclose(lay.truncate(lay.bp_wavelength_all, lay.rp_wavelength_all), lay.wavelength)
+    np.testing.assert_allclose(
+        lay.truncate(lay.bp_wavelength_all, lay.rp_wavelength_all), lay.wavelength
+    )
     with pytest.raises(ValueError, match="120 samples"):
         lay.truncate(bp[:100], rp)
 

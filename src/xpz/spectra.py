@@ -102,7 +102,9 @@ class Spectra:
                 raise ValueError(f"flux_error must have shape {flux.shape}, got {err.shape}")
             set_(self, "flux_error", err.astype(np.float32, copy=False))
         set_(self, "z", _as_1d("z", self.z, n, np.float64))
-        set_(self, "phot_g_mean_mag", _as_1d("phot_g_mean_mag", self.phot_g_mean_mag, n, np.float64))
+        set_(
+            self, "phot_g_mean_mag", _as_1d("phot_g_mean_mag", self.phot_g_mean_mag, n, np.float64)
+        )
         flag = np.zeros(n, np.uint32) if self.flag is None else self.flag
         set_(self, "flag", _as_1d("flag", flag, n, np.uint32))
         meta = dict(self.meta)
@@ -136,7 +138,9 @@ class Spectra:
             for name in ("flux_error", "z", "phot_g_mean_mag")
             if getattr(self, name) is not None
         ]
-        return f"<Spectra: {len(self)} x {N_PIXELS} fluxes; with {', '.join(extras) or 'no extras'}>"
+        return (
+            f"<Spectra: {len(self)} x {N_PIXELS} fluxes; with {', '.join(extras) or 'no extras'}>"
+        )
 
     def replace(self, **changes: Any) -> Spectra:
         """A copy with some fields replaced (validated again)."""
