@@ -57,9 +57,9 @@ class SimulationConfig:
     bin_shares: tuple[float, ...] | None = None
     z_range: tuple[float, float] = (0.0005, 0.6)
     g_limit: float = 20.7
-    aperture_mag: float = 1.5
+    aperture_mag: float = 2.0
     aperture_scatter: float = 0.4
-    sed_perturbation: float = 0.2
+    sed_perturbation: float = 0.3
     donor_neighbours: int = 40
     noise_scale: float = 1.0
     noise: NoiseModel = field(default_factory=NoiseModel)

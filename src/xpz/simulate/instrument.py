@@ -51,7 +51,7 @@ INSTRUMENT_FILE = Path(__file__).parent.parent / "data" / "sim_instrument.npz"
 BAND_RANGE_NM = {Band.BP: (333.0, 671.0), Band.RP: (624.0, 1014.0)}
 
 #: Tikhonov term, relative to the mean diagonal of A W A^T.
-REGULARISATION = 1e-7
+REGULARISATION = 1e-6
 
 #: 1 erg s^-1 cm^-2 A^-1 in W m^-2 nm^-1.
 ERG_CM2_S_A_TO_W_M2_NM = 1e-2

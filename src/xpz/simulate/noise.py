@@ -61,8 +61,8 @@ class NoiseModel:
 
     exposure_s: float = 30 * 4.42
     n_transits: int = 30
-    background: float = 6.0
-    read_noise: float = 4.5
+    background: float = 40.0
+    read_noise: float = 6.0
 
     def __post_init__(self) -> None:
         for name in ("exposure_s", "background", "read_noise"):

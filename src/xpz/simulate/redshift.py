@@ -21,7 +21,7 @@ def bin_edges_and_shares(config: SimulationConfig) -> tuple[NDArray, NDArray]:
 
     >>> edges, shares = bin_edges_and_shares(SimulationConfig())
     >>> len(shares), round(float(shares.sum()), 6), round(float(shares[2]), 4)
-    (12, 1.0, 0.2899)
+    (12, 1.0, 0.2901)
     """
     lo, hi = config.z_range
     if config.redshift_distribution is RedshiftDistribution.DISSERTATION:
