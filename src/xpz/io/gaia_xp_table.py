@@ -293,6 +293,8 @@ def array_column(table: RawTable, name: str) -> list[NDArray[np.float64] | None]
 
 
 def _parse_array_cell(cell: Any) -> NDArray[np.float64] | None:
+    if type(cell) is np.ndarray and cell.ndim == 1 and cell.dtype.kind in "fiu":
+        return cell if cell.size else None  # the common case, kept in its own dtype (fast)
     if _is_missing(cell):
         return None
     if isinstance(cell, str):

@@ -1,0 +1,119 @@
+"""Benchmark: XP_CONTINUOUS -> 186-pixel spectra, xpz versus ``gaiaxpy.convert``.
+
+Both convert the same synthetic sources (random coefficients with a realistic
+fall-off, random positive-definite correlation matrices), given as a pandas
+DataFrame with the archive's columns.  GaiaXPy samples both bands on one grid
+per call, so it gets the union of the layout's BP and RP positions in a single
+call (the cheapest way to obtain both bands with it).  Timings include reading
+the DataFrame (xpz: :func:`read_xp_continuous`; GaiaXPy: its input reader) and
+are the best of ``--repeat`` runs, as the machine may be shared.
+
+Run::
+
+    .venv/bin/python benchmarks/xp_conversion.py --n 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from xpz.io.gaia_xp import N_CORRELATIONS, read_xp_continuous, xp_to_spectra
+from xpz.layout import default_layout
+
+
+def correlation_vectors(rng: np.random.Generator, n_distinct: int) -> np.ndarray:
+    """``n_distinct`` random positive-definite correlation matrices as archive vectors (1485,)."""
+    out = np.empty((n_distinct, N_CORRELATIONS), np.float32)
+    for k in range(n_distinct):
+        a = rng.normal(size=(55, 80))
+        cov = a @ a.T
+        d = np.sqrt(np.diag(cov))
+        out[k] = (cov / np.outer(d, d))[np.tril_indices(55, k=-1)]
+    return out
+
+
+def synthetic_archive_frame(n: int, seed: int):
+    """A DataFrame of ``n`` sources with the archive's XP_CONTINUOUS columns (numpy cells)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    columns: dict[str, object] = {"source_id": rng.integers(1, 2**62, n, dtype=np.int64)}
+    for band, scale in (("bp", 60.0), ("rp", 40.0)):
+        coefficients = rng.normal(size=(n, 55)) * np.geomspace(scale, 0.05, 55)
+        errors = (np.abs(coefficients) * 0.02 + rng.uniform(0.05, 0.2, (n, 55))).astype(np.float32)
+        distinct = correlation_vectors(rng, 64)
+        correlations = distinct[rng.integers(0, len(distinct), n)]
+        columns[f"{band}_n_parameters"] = np.full(n, 55, np.int16)
+        columns[f"{band}_standard_deviation"] = rng.uniform(0.9, 1.3, n).astype(np.float32)
+        columns[f"{band}_coefficients"] = list(coefficients)
+        columns[f"{band}_coefficient_errors"] = list(errors)
+        columns[f"{band}_coefficient_correlations"] = list(correlations)
+    return pd.DataFrame(columns)
+
+
+def best_of(repeat: int, function, *args):
+    """(result, shortest wall time in s) of ``repeat`` calls: the least disturbed by other load."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function(*args)
+        times.append(time.perf_counter() - start)
+    return result, min(times)
+
+
+def xpz_convert(frame):
+    return xp_to_spectra(read_xp_continuous(frame))
+
+
+def gaiaxpy_convert(frame, sampling: np.ndarray):
+    from gaiaxpy import convert
+
+    out, _ = convert(frame, sampling=sampling, with_correlation=False, save_file=False)
+    return out
+
+
+def gaiaxpy_on_layout(out, sampling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GaiaXPy's (flux, flux_error) picked at the layout's 186 pixels."""
+    layout = default_layout()
+    picked = []
+    for column in ("flux", "flux_error"):
+        bands = []
+        for band, pwl in (("BP", layout.bp_pwl), ("RP", layout.rp_pwl)):
+            values = np.stack(out.loc[out["xp"] == band, column].to_numpy())
+            bands.append(values[:, np.searchsorted(sampling, pwl)])
+        picked.append(layout.truncate(*bands))
+    return picked[0], picked[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="number of sources (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs each, best kept")
+    args = parser.parse_args()
+
+    frame = synthetic_archive_frame(args.n, args.seed)
+    layout = default_layout()
+    sampling = np.sort(np.concatenate([layout.bp_pwl, layout.rp_pwl]))
+    spectra, xpz_seconds = best_of(args.repeat, xpz_convert, frame)
+    out, gaiaxpy_seconds = best_of(args.repeat, gaiaxpy_convert, frame, sampling)
+    flux, flux_error = gaiaxpy_on_layout(out, sampling)
+
+    def worst(ours: np.ndarray, theirs: np.ndarray) -> float:
+        return float(np.max(np.abs(ours - theirs) / np.abs(theirs).max(axis=1, keepdims=True)))
+
+    print(f"sources: {args.n} (seed {args.seed}), best of {args.repeat} runs each")
+    print(f"xpz     : {xpz_seconds:8.3f} s  {args.n / xpz_seconds:12.0f} spectra/s")
+    print(f"gaiaxpy : {gaiaxpy_seconds:8.3f} s  {args.n / gaiaxpy_seconds:12.0f} spectra/s")
+    print(f"speed-up: {gaiaxpy_seconds / xpz_seconds:.0f}x")
+    print(
+        f"max |difference| / row max: flux {worst(spectra.flux, flux):.1e},"
+        f" flux_error {worst(spectra.flux_error, flux_error):.1e}"
+    )
+
+
+if __name__ == "__main__":
+    main()
