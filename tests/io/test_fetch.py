@@ -252,6 +252,17 @@ def test_batch_files_round_trip_in_every_format(tmp_path, fmt):
     np.testing.assert_array_equal(np.asarray(first, dtype=float), expected["bp_coefficients"][0])
 
 
+@pytest.mark.parametrize("fmt", list(FetchFormat))
+def test_batch_files_feed_the_xp_reader(tmp_path, fmt):
+    from xpz.io.gaia_xp import read_xp_continuous
+
+    result = fetch(tmp_path, client=FakeArchive(3), format=fmt, progress=False)
+    xp = read_xp_continuous(result.batches[0])
+    expected = xp_continuous_table(FakeArchive(3).ids)
+    assert xp.source_id.tolist() == expected["source_id"].tolist()
+    np.testing.assert_allclose(xp.rp.coefficients, expected["rp_coefficients"], rtol=1e-12)
+
+
 def test_archive_answer_missing_columns_is_an_error(tmp_path):
     class Broken(FakeArchive):
         def load_xp_continuous(self, ids):
