@@ -1,0 +1,207 @@
+"""The contract every xpz redshift network fulfils, and the pieces they share.
+
+A model is a :class:`RedshiftModel`: a ``torch.nn.Module`` built from one frozen
+config dataclass (:attr:`RedshiftModel.config`), which is stored as JSON in the
+model file so that a checkpoint rebuilds the exact architecture.  Training code
+only ever calls three methods:
+
+* ``forward(x)``: raw network output for inputs ``x`` of shape (N, C, 186),
+  C = :attr:`RedshiftModel.input_channels` (1: flux; 2: flux and flux error);
+* ``loss(output, z)``: the scalar training loss against true redshifts (N,);
+* ``summarize(output)``: a dict of (N,) tensors with at least ``z_pred``
+  (distributional models add ``z_err`` and quantiles).
+
+Point-estimate models (one number per spectrum) use :func:`point_loss` with a
+:class:`LossKind`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "Activation",
+    "JsonConfig",
+    "LossKind",
+    "ModelConfig",
+    "RedshiftModel",
+    "point_loss",
+]
+
+
+class LossKind(enum.Enum):
+    """Loss of a point-estimate model."""
+
+    #: Huber loss with delta 1.0 (Keras' default; the dissertation's choice).
+    HUBER = "huber"
+    MSE = "mse"
+    MAE = "mae"
+
+
+def point_loss(kind: LossKind, z_pred: Tensor, z: Tensor) -> Tensor:
+    """Mean loss of predictions ``z_pred`` (N,) against true redshifts ``z`` (N,).
+
+    >>> round(float(point_loss(LossKind.MAE, torch.tensor([0.1, 0.3]), torch.tensor([0.2, 0.2]))), 6)
+    0.1
+    """
+    if kind is LossKind.HUBER:
+        return nn.functional.huber_loss(z_pred, z, delta=1.0)
+    if kind is LossKind.MSE:
+        return nn.functional.mse_loss(z_pred, z)
+    return nn.functional.l1_loss(z_pred, z)
+
+
+class Activation(enum.Enum):
+    """Hidden-layer activation functions (names as in Keras)."""
+
+    RELU = "relu"
+    ELU = "elu"
+    SELU = "selu"
+    GELU = "gelu"
+    SWISH = "swish"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    LEAKY_RELU = "leaky_relu"
+
+    def module(self) -> nn.Module:
+        """A fresh ``nn.Module`` computing this activation."""
+        return {
+            Activation.RELU: nn.ReLU,
+            Activation.ELU: nn.ELU,
+            Activation.SELU: nn.SELU,
+            Activation.GELU: nn.GELU,
+            Activation.SWISH: nn.SiLU,
+            Activation.TANH: nn.Tanh,
+            Activation.SIGMOID: nn.Sigmoid,
+            Activation.LEAKY_RELU: lambda: nn.LeakyReLU(0.3),  # Keras' default slope
+        }[self]()
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    """Convert a JSON value back to the type ``hint`` (enums, tuples, optionals)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _from_json(options[0], value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_from_json(item, v) for v in value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if isinstance(hint, type) and issubclass(hint, float):
+        return float(value)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class JsonConfig:
+    """Base of frozen config dataclasses that round-trip through JSON.
+
+    Fields may be numbers, strings, bools, enums, tuples of those, or None.
+    Subclasses validate themselves in ``__post_init__``.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (enums by value, tuples as lists)."""
+        return _to_json(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}")
+        return cls(**{k: _from_json(hints[k], v) for k, v in data.items()})
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(JsonConfig):
+    """Fields every model config has."""
+
+    #: 1: flux only; 2: flux and flux error.
+    input_channels: int = 1
+    #: Pixels per spectrum.
+    n_pixels: int = 186
+
+    def __post_init__(self) -> None:
+        if self.input_channels not in (1, 2):
+            raise ValueError(f"input_channels must be 1 or 2, got {self.input_channels}")
+        if self.n_pixels < 1:
+            raise ValueError(f"n_pixels must be positive, got {self.n_pixels}")
+
+
+class RedshiftModel(nn.Module, abc.ABC):
+    """A network mapping spectra (N, C, n_pixels) to redshift estimates.
+
+    Subclasses set :attr:`kind` (the name stored in model files) and
+    :attr:`config_class`, and build their layers from ``config`` alone.
+    """
+
+    kind: ClassVar[str]
+    config_class: ClassVar[type[ModelConfig]]
+    #: True when the output is one redshift per spectrum (then a
+    #: :class:`LossKind` can replace the model's loss in training).
+    point_estimate: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}")
+        self.config = config
+
+    @property
+    def input_channels(self) -> int:
+        """Number of input channels C (1: flux; 2: flux and flux error)."""
+        return self.config.input_channels
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config as JSON-able dict including ``kind`` (what model files store)."""
+        return {"kind": self.kind, **self.config.to_dict()}
+
+    def num_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    @abc.abstractmethod
+    def forward(self, x: Tensor) -> Tensor:
+        """Raw output for inputs ``x`` of shape (N, C, n_pixels)."""
+
+    @abc.abstractmethod
+    def loss(self, output: Tensor, z: Tensor) -> Tensor:
+        """Scalar training loss of ``output`` against true redshifts ``z`` (N,)."""
+
+    @abc.abstractmethod
+    def summarize(self, output: Tensor) -> dict[str, Tensor]:
+        """Per-spectrum estimates from ``output``: at least ``z_pred`` (N,)."""
+
+    def example_input(self, n: int = 2) -> Tensor:
+        """Zeros of the input shape, for shape checks and tracing."""
+        return torch.zeros(n, self.input_channels, self.config.n_pixels)
