@@ -454,7 +454,7 @@ def fetch(
         "query": query,
         "upload": None
         if upload is None
-        else {"file": str(upload), "sha256": _sha256(Path(upload))},
+        else {"file": Path(upload).name, "sha256": _sha256(Path(upload))},
         "format": format.value,
         "batch_size": batch_size,
     }
