@@ -286,7 +286,7 @@ def read_upload(path: str | Path) -> tuple[Table, UploadKind]:
         col = table[names["source_id"]]
         bad = np.flatnonzero(np.ma.getmaskarray(col))
         if bad.size or col.dtype.kind not in "iu":
-            rows = bad if bad.size else range(len(col))
+            rows = bad.tolist() if bad.size else list(range(len(col)))
             raise InputError("source_id must be integers", path=path, rows=rows, column="source_id")
         return Table({"source_id": np.asarray(col, dtype=np.int64)}), UploadKind.SOURCE_ID
     if "ra" in names and "dec" in names:
@@ -299,7 +299,7 @@ def read_upload(path: str | Path) -> tuple[Table, UploadKind]:
                 raise InputError(
                     f"{name} must be degrees in [{low:g}, {high:g}]",
                     path=path,
-                    rows=bad,
+                    rows=bad.tolist(),
                     column=name,
                 )
             out[name] = values
