@@ -8,6 +8,7 @@ from xpz.errors import InputError
 from xpz.io.columns import flux_column_names
 from xpz.io.tables import (
     ParquetLayout,
+    SpectraWriter,
     TableFormat,
     iter_spectra,
     read_spectra,
@@ -130,6 +131,26 @@ def test_streaming_reports_late_errors_with_file_rows(tmp_path, suffix):
     assert len(next(chunks)) == 10 and len(next(chunks)) == 10
     with pytest.raises(InputError, match=rf"s\.{suffix}: column 'z', row 25: redshift outside"):
         next(chunks)
+
+
+@pytest.mark.parametrize(("suffix", "layout"), FORMATS)
+def test_writer_in_chunks_equals_one_write(tmp_path, suffix, layout):
+    spectra = make_spectra(17)
+    path = tmp_path / f"chunks.{suffix}"
+    with SpectraWriter(path, parquet_layout=layout) as writer:
+        for start in range(0, len(spectra), 5):
+            writer.write(spectra[start : start + 5])
+    assert writer.rows_written == 17
+    assert_same(spectra, read_spectra(path))
+
+
+def test_writer_leaves_no_file_on_error(tmp_path):
+    spectra = make_spectra(4)
+    path = tmp_path / "broken.csv"
+    with pytest.raises(ValueError, match="same optional columns"), SpectraWriter(path) as writer:
+        writer.write(spectra)
+        writer.write(spectra.replace(flux_error=None))
+    assert not path.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_generated_ids_are_file_rows_when_streaming(tmp_path):

@@ -26,24 +26,24 @@ hold one dataset per column in the group ``/spectra``, with 2-D ``flux`` and
 from __future__ import annotations
 
 import enum
-import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from xpz.errors import InputError
 from xpz.io import table_readers as readers
+from xpz.io import table_writers as writers
 from xpz.io.atomic import atomic_path
-from xpz.io.columns import SeenIds, columns_from_spectra, spectra_from_columns
-from xpz.io.table_readers import FITS_META_KEYWORD, META_KEY, table_columns
-from xpz.layout import LAYOUT_VERSION, default_layout
+from xpz.io.columns import SeenIds, spectra_from_columns
+from xpz.io.table_readers import table_columns
+from xpz.io.table_writers import ParquetLayout, spectra_to_table
+from xpz.layout import LAYOUT_VERSION
 from xpz.spectra import Spectra
 
 __all__ = [
     "ParquetLayout",
+    "SpectraWriter",
     "TableFormat",
     "iter_spectra",
     "read_spectra",
@@ -110,15 +110,6 @@ _SUFFIXES = {
     TableFormat.HDF5: (".h5", ".hdf5"),
     TableFormat.VOTABLE: (".vot", ".votable", ".xml"),
 }
-
-
-class ParquetLayout(enum.Enum):
-    """How Parquet files hold the 186 fluxes."""
-
-    #: 186 float32 columns ``flux_0`` .. ``flux_185`` (as in CSV).
-    COLUMNS = "columns"
-    #: One fixed-size-list column ``flux`` (and ``flux_error``) of 186 float32.
-    LIST = "list"
 
 
 _READERS = {
@@ -244,40 +235,6 @@ def _checked_meta(meta: Mapping[str, Any], source: PathLike) -> dict[str, Any]:
 # ------------------------------------------------------- astropy and pandas
 
 
-def spectra_to_table(spectra: Spectra):  # -> astropy.table.Table
-    """``spectra`` as an astropy Table with units (e-/s, mag) and column descriptions.
-
-    Columns follow :func:`xpz.io.columns.column_order`; ``meta`` is the spectra's.
-    """
-    import astropy.units as u
-    from astropy.table import Table
-
-    wavelength = default_layout().wavelength
-    bands = np.where(default_layout().is_bp, "BP", "RP")
-    table = Table(meta=_jsonable(spectra.meta))
-    for name, values in columns_from_spectra(spectra).items():
-        table[name] = values
-        if name.startswith("flux_error_"):
-            table[name].unit = u.electron / u.s
-            table[name].description = f"1-sigma error of flux_{name.rsplit('_', 1)[1]}, e-/s"
-        elif name.startswith("flux_"):
-            i = int(name.rsplit("_", 1)[1])
-            table[name].unit = u.electron / u.s
-            table[name].description = f"{bands[i]} flux at {wavelength[i]:.1f} nm, e-/s"
-        else:
-            table[name].unit = u.mag if name == "phot_g_mean_mag" else None
-            table[name].description = _SCALAR_DESCRIPTIONS[name]
-    return table
-
-
-_SCALAR_DESCRIPTIONS = {
-    "z": "spectroscopic redshift",
-    "source_id": "Gaia DR3 source_id",
-    "phot_g_mean_mag": "Gaia G-band mean magnitude",
-    "flag": "xpz quality bits (xpz.spectra.Flag)",
-}
-
-
 def spectra_from_table(
     table: Any,
     *,
@@ -306,11 +263,6 @@ def spectra_from_table(
     )
 
 
-def _jsonable(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """``meta`` as plain JSON types (anything else becomes its ``str``)."""
-    return json.loads(json.dumps(dict(meta), default=str))
-
-
 # ---------------------------------------------------------------- writing
 
 
@@ -319,109 +271,73 @@ def write_spectra(
     path: PathLike,
     format: TableFormat | str | None = None,
     *,
-    parquet_layout: ParquetLayout = ParquetLayout.COLUMNS,
+    parquet_layout: ParquetLayout | str = ParquetLayout.COLUMNS,
 ) -> Path:
     """Write ``spectra`` atomically (nothing appears under ``path`` if writing fails).
 
     ``format`` overrides the suffix; ``parquet_layout`` picks 186 flux columns or
     one list column for Parquet.  Returns ``path``.
     """
-    fmt = TableFormat.resolve(path, format)
-    writer = _WRITERS[fmt]
-    with atomic_path(path) as tmp:
-        writer(spectra, tmp, ParquetLayout(parquet_layout))
+    with SpectraWriter(path, format, parquet_layout=parquet_layout) as writer:
+        writer.write(spectra)
     return Path(path)
 
 
-def _write_csv(spectra: Spectra, path: Path, _: ParquetLayout) -> None:
-    import pyarrow.csv as pacsv
+class SpectraWriter:
+    """Write spectra to one file chunk by chunk; use as a context manager.
 
-    pacsv.write_csv(_arrow_table(spectra, ParquetLayout.COLUMNS), path)
+    The file appears under ``path``, complete, when the ``with`` block ends
+    without error (and not at all otherwise).  CSV, Parquet and HDF5 are written
+    as the chunks come; FITS, ECSV and VOTable are written at the end.  All
+    chunks must have the same optional columns; the first chunk's ``meta`` is
+    stored as the file's metadata.
 
-
-def _write_parquet(spectra: Spectra, path: Path, layout: ParquetLayout) -> None:
-    import pyarrow.parquet as pq
-
-    table = _arrow_table(spectra, layout)
-    meta = {META_KEY.encode(): json.dumps(_jsonable(spectra.meta)).encode()}
-    pq.write_table(table.replace_schema_metadata(meta), path)
-
-
-def _arrow_table(spectra: Spectra, layout: ParquetLayout):  # -> pyarrow.Table
-    import pyarrow as pa
-
-    columns = columns_from_spectra(spectra)
-    if layout is ParquetLayout.COLUMNS:
-        return pa.table({name: np.ascontiguousarray(v) for name, v in columns.items()})
-
-    def as_list(block: np.ndarray) -> pa.Array:
-        return pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), block.shape[1])
-
-    out = {}
-    for name, values in columns.items():
-        if name in ("flux_0", "flux_error_0"):
-            prefix = name[: -len("_0")]
-            out[prefix] = as_list(getattr(spectra, prefix))
-        elif not name.startswith("flux"):
-            out[name] = values
-    return pa.table(out)
-
-
-def _write_hdf5(spectra: Spectra, path: Path, _: ParquetLayout) -> None:
-    import h5py
-
-    fields = ("z", "flux", "source_id", "phot_g_mean_mag", "flag", "flux_error")
-    with h5py.File(path, "w") as f:
-        group = f.create_group("spectra")
-        group.attrs[META_KEY] = json.dumps(_jsonable(spectra.meta))
-        for name in fields:
-            values = getattr(spectra, name)
-            if values is not None:
-                group.create_dataset(name, data=values, chunks=values.ndim == 2 or None)
-                if name.startswith("flux"):
-                    group[name].attrs["unit"] = "e-/s"
-
-
-def _table_without_electron_units(spectra: Spectra):
-    """:func:`spectra_to_table` for FITS and VOTable, whose unit standards lack electrons.
-
-    The unit stays in each flux column's description.
+    >>> import tempfile, pathlib, numpy as np
+    >>> from xpz.spectra import Spectra
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "two.parquet"
+    >>> with SpectraWriter(path) as writer:
+    ...     writer.write(Spectra(flux=np.ones((2, 186)), source_id=[1, 2]))
+    ...     writer.write(Spectra(flux=np.ones((1, 186)), source_id=[3]))
+    >>> read_spectra(path).source_id.tolist(), writer.rows_written
+    ([1, 2, 3], 3)
     """
-    table = spectra_to_table(spectra)
-    for column in table.itercols():
-        if column.name.startswith("flux"):
-            column.unit = None
-    return table
+
+    def __init__(
+        self,
+        path: PathLike,
+        format: TableFormat | str | None = None,
+        *,
+        parquet_layout: ParquetLayout | str = ParquetLayout.COLUMNS,
+    ) -> None:
+        self.path = Path(path)
+        self.format = TableFormat.resolve(path, format)
+        self.parquet_layout = ParquetLayout(parquet_layout)
+        self.rows_written = 0
+
+    def __enter__(self) -> SpectraWriter:
+        self._atomic = atomic_path(self.path)
+        self._sink = _SINKS[self.format](self._atomic.__enter__(), self.parquet_layout)
+        return self
+
+    def write(self, spectra: Spectra) -> None:
+        """Append the rows of ``spectra``."""
+        self._sink.write(spectra)
+        self.rows_written += len(spectra)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        try:
+            self._sink.close(complete=exc_type is None)
+        except BaseException as error:
+            self._atomic.__exit__(type(error), error, error.__traceback__)
+            raise
+        return self._atomic.__exit__(exc_type, exc, tb)
 
 
-def _write_fits(spectra: Spectra, path: Path, _: ParquetLayout) -> None:
-    table = _table_without_electron_units(spectra)
-    table.meta = {FITS_META_KEYWORD: json.dumps(_jsonable(spectra.meta))}
-    table.write(path, format="fits")
-
-
-def _write_ecsv(spectra: Spectra, path: Path, _: ParquetLayout) -> None:
-    spectra_to_table(spectra).write(path, format="ascii.ecsv")
-
-
-def _write_votable(spectra: Spectra, path: Path, _: ParquetLayout) -> None:
-    from astropy.io.votable import from_table, writeto
-    from astropy.io.votable.tree import Info
-
-    table = _table_without_electron_units(spectra)
-    table["flag"] = table["flag"].astype(np.int64)  # VOTable has no unsigned 32-bit type
-    votable = from_table(table)
-    votable.get_first_table().infos.append(
-        Info(name=META_KEY, value=json.dumps(_jsonable(spectra.meta)))
-    )
-    writeto(votable, str(path))
-
-
-_WRITERS = {
-    TableFormat.CSV: _write_csv,
-    TableFormat.PARQUET: _write_parquet,
-    TableFormat.FITS: _write_fits,
-    TableFormat.ECSV: _write_ecsv,
-    TableFormat.HDF5: _write_hdf5,
-    TableFormat.VOTABLE: _write_votable,
+_SINKS: dict[TableFormat, Callable[[Path, ParquetLayout], writers.Sink]] = {
+    TableFormat.CSV: writers.CsvSink,
+    TableFormat.PARQUET: writers.ParquetSink,
+    TableFormat.FITS: writers.FitsSink,
+    TableFormat.ECSV: writers.EcsvSink,
+    TableFormat.HDF5: writers.Hdf5Sink,
+    TableFormat.VOTABLE: writers.VotableSink,
 }
