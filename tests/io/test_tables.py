@@ -237,3 +237,27 @@ def test_other_layout_version_is_refused(tmp_path):
 def test_iter_spectra_rejects_bad_chunk_size(tmp_path):
     with pytest.raises(ValueError, match="chunk_rows"):
         iter_spectra(tmp_path / "s.csv", chunk_rows=0)
+
+
+def test_convert_command_streams_between_formats(tmp_path, capsys):
+    from xpz.cli import main
+
+    spectra = make_spectra(23)
+    source = write_spectra(spectra, tmp_path / "in.csv")
+    target = tmp_path / "out.pq"
+    argv = ["convert", str(source), "-o", str(target), "--parquet-layout", "list"]
+    assert main([*argv, "--chunk-rows", "5"]) == 0
+    assert "23 spectra" in capsys.readouterr().out
+    assert_same(spectra, read_spectra(target))
+    assert main(["convert", str(target), "-o", str(tmp_path / "out.h5")]) == 0
+    assert_same(spectra, read_spectra(tmp_path / "out.h5"))
+
+
+def test_convert_command_reports_bad_input_and_writes_nothing(tmp_path, capsys):
+    from xpz.cli import main
+
+    source = tmp_path / "bad.csv"
+    source.write_text("z,flux_0\n0.1,1\n")
+    assert main(["convert", str(source), "-o", str(tmp_path / "out.parquet")]) == 2
+    assert "bad.csv: expected 186 columns flux_0 .. flux_185" in capsys.readouterr().err
+    assert not (tmp_path / "out.parquet").exists()

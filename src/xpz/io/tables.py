@@ -93,8 +93,8 @@ class TableFormat(enum.Enum):
             return cls.from_path(path)
         if isinstance(format, cls):
             return format
-        try:
-            return cls(str(format).lower())
+        try:  # a string, or another module's format enum with the same values
+            return cls(str(getattr(format, "value", format)).lower())
         except ValueError:
             known = ", ".join(fmt.value for fmt in cls)
             raise InputError(
