@@ -47,7 +47,7 @@ FITS_META_KEYWORD = "XPZMETA"
 
 Chunks = Iterator[tuple[dict[str, Any], dict[str, Any]]]
 
-_CSV_BLOCK_BYTES = 1 << 22  # pyarrow parses CSV in blocks of this size
+_CSV_BLOCK_BYTES = 1 << 20  # pyarrow parses CSV in blocks of this size (rows are ~4-8 kB)
 
 
 def _decode_meta(text: str | bytes | None) -> dict[str, Any]:
@@ -152,7 +152,8 @@ def read_parquet_chunks(path: Path, chunk_rows: int | None) -> Chunks:
     """Stream a Parquet file by record batches (flux as 186 columns or one list column)."""
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(path) as parquet:
+    # Without pre-buffering, pyarrow keeps only the pages being decoded, not whole row groups.
+    with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as parquet:
         schema = parquet.schema_arrow
         meta = _decode_meta((schema.metadata or {}).get(META_KEY.encode()))
         wanted = [name for name in schema.names if known_column(name)]
