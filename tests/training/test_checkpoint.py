@@ -1,0 +1,115 @@
+"""Tests of model files (xpz.training.checkpoint): round trip, checksums, versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xpz.models.paper import PaperConfig
+from xpz.models.registry import build_model
+from xpz.preprocess import MinMaxScaler, PerSpectrumScaler
+from xpz.training.checkpoint import (
+    ModelFileError,
+    load_model,
+    predict_batches,
+    save_model,
+)
+
+SMALL = PaperConfig(conv_filters=(8, 4), conv_kernels=(5, 3), dense_units=(16,))
+
+
+@pytest.fixture
+def flux(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(1.0, 50.0, size=(30, 186)).astype(np.float32)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, flux: np.ndarray) -> tuple[Path, torch.nn.Module, MinMaxScaler]:
+    model = build_model(SMALL, seed=3)
+    scaler = MinMaxScaler().fit(flux)
+    path = save_model(tmp_path / "m", model, scaler, metadata={"metrics": {"val_mae": 0.02}})
+    return path, model, scaler
+
+
+def test_saved_directory_holds_only_safetensors_and_json(saved) -> None:
+    path, model, _ = saved
+    assert sorted(p.name for p in path.iterdir()) == ["model.json", "model.safetensors"]
+    info = json.loads((path / "model.json").read_text())
+    assert info["model"] == model.config_dict()
+    assert info["layout_version"] == "xpz-xp186-v1"
+    assert set(info["versions"]) == {"xpz", "torch", "numpy"}
+    assert len(info["weights"]["sha256"]) == 64
+    assert not list(path.parent.glob(".*partial"))
+
+
+def test_loaded_model_predicts_bit_identically(saved, flux: np.ndarray) -> None:
+    path, model, scaler = saved
+    loaded = load_model(path)
+    assert not loaded.model.training
+    assert loaded.metadata == {"metrics": {"val_mae": 0.02}}
+    model.eval()
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(scaler.transform(flux))[:, None, :])[:, 0].numpy()
+    got = predict_batches(loaded, flux, batch_size=64)
+    assert set(got) == {"z_pred"} and got["z_pred"].dtype == np.float32
+    np.testing.assert_array_equal(got["z_pred"], expected)
+    small_batches = predict_batches(loaded, flux, batch_size=7)["z_pred"]
+    np.testing.assert_allclose(small_batches, expected, rtol=1e-5, atol=1e-6)
+    assert predict_batches(loaded, flux[:0])["z_pred"].shape == (0,)
+
+
+def test_overwrite_replaces_atomically(saved, flux: np.ndarray) -> None:
+    path, _, scaler = saved
+    other = build_model(SMALL, seed=4)
+    save_model(path, other, scaler)
+    loaded = load_model(path)
+    assert torch.equal(
+        loaded.model.state_dict()["blocks.0.0.weight"], other.state_dict()["blocks.0.0.weight"]
+    )
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m"]
+
+
+def test_tampered_weights_are_refused(saved) -> None:
+    path, _, _ = saved
+    data = bytearray((path / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("layout_version", "xpz-xp999", "pixel layout 'xpz-xp999'"),
+        ("format_version", 99, "format version 99"),
+        ("format", "keras", "not an xpz model file"),
+    ],
+)
+def test_incompatible_files_are_refused(saved, key: str, value, message: str) -> None:
+    path, _, _ = saved
+    info = json.loads((path / "model.json").read_text())
+    info[key] = value
+    (path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+def test_missing_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="not an xpz model directory"):
+        load_model(tmp_path)
+
+
+def test_two_channel_model_needs_errors(tmp_path: Path, flux: np.ndarray) -> None:
+    model = build_model(SMALL.replace(input_channels=2), seed=0)
+    scaler = PerSpectrumScaler().fit(flux)
+    loaded = load_model(save_model(tmp_path / "m2", model, scaler))
+    assert isinstance(loaded.scaler, PerSpectrumScaler)
+    with pytest.raises(ValueError, match="pass flux_error"):
+        predict_batches(loaded, flux)
+    out = predict_batches(loaded, flux, flux_error=flux * 0.05)
+    assert out["z_pred"].shape == (30,) and np.isfinite(out["z_pred"]).all()
