@@ -13,7 +13,7 @@ hold one dataset per column in the group ``/spectra``, with 2-D ``flux`` and
 ``flux_error`` datasets.
 
 >>> import tempfile, pathlib, numpy as np
->>> from xpz.spectra import Spectra
+>>> from xpz.spectra import Spectra, concatenate
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.ecsv"
 >>> spectra = Spectra(flux=np.ones((2, 186)), source_id=[2**60, 7], z=[0.1, 0.2])
 >>> write_spectra(spectra, path).name
@@ -39,7 +39,7 @@ from xpz.io.columns import SeenIds, spectra_from_columns
 from xpz.io.table_readers import table_columns
 from xpz.io.table_writers import ParquetLayout, spectra_to_table
 from xpz.layout import LAYOUT_VERSION
-from xpz.spectra import Spectra
+from xpz.spectra import Spectra, concatenate
 
 __all__ = [
     "ParquetLayout",
@@ -152,8 +152,6 @@ def read_spectra(
         ``meta`` holds the file's metadata, ``source_file`` and, when the table
         has no ``source_id``, ``source_id_generated`` (ids are then 0..N-1).
     """
-    from xpz.spectra import concatenate
-
     parts = list(
         _spectra_chunks(Path(path), TableFormat.resolve(path, format), None, require_z, training)
     )
