@@ -28,6 +28,7 @@ from xpz.errors import InputError
 __all__ = [
     "LOOSE_OUTLIER_THRESHOLD",
     "LOW_Z_LIMIT",
+    "as_redshift_pair",
     "OUTLIER_THRESHOLD",
     "SIGMA_NMAD_FACTOR",
     "bias",

@@ -41,7 +41,6 @@ __all__ = [
 
 #: Redshift ranges of the dissertation's Fig. 11 (the last one closed).
 MEAN_SPECTRA_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-_RC = {"text.usetex": False}
 _SIZE = (7.0, 4.5)
 _TRUE_COLOUR, _PRED_COLOUR = "tab:blue", "#d8c49a"  # Fig. 17: blue truth, beige predictions
 
@@ -59,7 +58,7 @@ def _plain_text(func: Callable[P, Figure]) -> Callable[P, Figure]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
-        with matplotlib.rc_context(_RC):
+        with matplotlib.rc_context({"text.usetex": False}):
             return func(*args, **kwargs)
 
     return wrapper
@@ -68,18 +67,18 @@ def _plain_text(func: Callable[P, Figure]) -> Callable[P, Figure]:
 def save_figure(fig: Figure, path: str | PathLike[str], dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` as PNG, atomically; returns the path."""
     target = Path(path)
-    with matplotlib.rc_context(_RC), atomic_path(target) as tmp:
+    with matplotlib.rc_context({"text.usetex": False}), atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return target
 
 
-def _redshift_bins(bin_width: float, z_range: tuple[float, float]) -> NDArray[np.float64]:
+def _redshift_bins(bin_width: float, z_range: tuple[float, float]) -> list[float]:
     if bin_width <= 0 or z_range[1] <= z_range[0]:
         raise ValueError(
             f"need bin_width > 0 and an increasing z_range, got {bin_width}, {z_range}"
         )
     n = max(1, round((z_range[1] - z_range[0]) / bin_width))
-    return np.linspace(z_range[0], z_range[1], n + 1)
+    return np.linspace(z_range[0], z_range[1], n + 1).tolist()
 
 
 @_plain_text
