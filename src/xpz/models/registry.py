@@ -25,16 +25,20 @@ import torch
 
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.paper import PaperCNN, PaperConfig
+from xpz.preprocess import Scaling
 from xpz.training.config import TrainConfig
 
 __all__ = [
     "PRESETS",
     "Preset",
     "build_model",
+    "config_kind",
     "get_preset",
+    "model_config_from_dict",
     "model_kinds",
     "register",
     "register_preset",
+    "resolve_config",
 ]
 
 _KINDS: dict[str, type[RedshiftModel]] = {}
@@ -54,20 +58,21 @@ def model_kinds() -> list[str]:
     return sorted(_KINDS)
 
 
-def _model_class(
-    config: ModelConfig | Mapping[str, Any],
-) -> tuple[type[RedshiftModel], ModelConfig]:
-    if isinstance(config, ModelConfig):
-        for cls in _KINDS.values():
-            if type(config) is cls.config_class:
-                return cls, config
-        raise ValueError(f"no registered model kind uses {type(config).__name__}")
-    fields = dict(config)
+def config_kind(config: ModelConfig) -> str:
+    """The registered kind whose model is built from ``config``'s class."""
+    for kind, cls in _KINDS.items():
+        if type(config) is cls.config_class:
+            return kind
+    raise ValueError(f"no registered model kind uses {type(config).__name__}")
+
+
+def model_config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
+    """The config object of a dict with ``kind`` (as model files and recipes store it)."""
+    fields = dict(data)
     kind = fields.pop("kind", None)
     if kind not in _KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known kinds: {', '.join(model_kinds())}")
-    cls = _KINDS[kind]
-    return cls, cls.config_class.from_dict(fields)
+    return _KINDS[kind].config_class.from_dict(fields)
 
 
 def build_model(
@@ -78,7 +83,8 @@ def build_model(
     With ``seed``, the initial weights depend only on the seed (torch's global
     random state is left as it was).
     """
-    cls, model_config = _model_class(config)
+    model_config = config if isinstance(config, ModelConfig) else model_config_from_dict(config)
+    cls = _KINDS[config_kind(model_config)]
     if seed is None:
         return cls(model_config)
     with torch.random.fork_rng(devices=[]):
@@ -86,14 +92,27 @@ def build_model(
         return cls(model_config)
 
 
+def resolve_config(config: ModelConfig | Mapping[str, Any]) -> tuple[str, ModelConfig]:
+    """``(kind, config object)`` of a config object or a dict carrying ``kind``.
+
+    >>> resolve_config({"kind": "paper", "dense_units": [8]})[0]
+    'paper'
+    """
+    model_config = config if isinstance(config, ModelConfig) else model_config_from_dict(config)
+    cls = _KINDS[config_kind(model_config)]
+    return cls.kind, model_config
+
+
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """A named model + training recipe."""
+    """A named model + training recipe, with the input scaling it was designed for."""
 
     name: str
     model: ModelConfig
     training: TrainConfig
     description: str
+    #: Scaler spec: ``{"scaling": <xpz.preprocess.Scaling value>, **constructor options}``.
+    scaling: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"scaling": "minmax"})
 
 
 PRESETS: dict[str, Preset] = {}
@@ -103,7 +122,7 @@ def register_preset(preset: Preset) -> None:
     """Add ``preset`` to :data:`PRESETS` (names are unique)."""
     if preset.name in PRESETS:
         raise ValueError(f"preset {preset.name!r} already exists")
-    _model_class(preset.model)  # its model kind must be registered
+    config_kind(preset.model)  # its model kind must be registered
     PRESETS[preset.name] = preset
 
 
@@ -120,6 +139,10 @@ register_preset(
         name="paper",
         model=PaperConfig(),
         training=TrainConfig(),
-        description="the dissertation's Table 2 CNN; Adamax lr 1e-3, Huber loss, batch 16, 20 epochs",
+        description=(
+            "the dissertation's Table 2 CNN on min-max scaled fluxes; Adamax lr 1e-3, "
+            "Huber loss, batch 16, 20 epochs"
+        ),
+        scaling={"scaling": Scaling.MINMAX.value},
     )
 )

@@ -1,0 +1,50 @@
+"""``xpz predict MODEL INPUT... -o CATALOGUE``: a redshift catalogue, streamed in chunks."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "predict"
+HELP = (
+    "Predict redshifts for spectra files (sampled 186-pixel tables or Gaia XP_CONTINUOUS "
+    "files, or folders of them) into one catalogue; rows are never dropped, see 'flag'."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model directory (e.g. RUN_DIR/model)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input files or folders")
+    parser.add_argument("-o", "--output", required=True, help="catalogue file")
+    parser.add_argument(
+        "--format", help="catalogue format: parquet (default), fits, ecsv, csv, votable"
+    )
+    parser.add_argument("--input-format", help="input format when the suffix does not tell")
+    parser.add_argument(
+        "--chunk-rows", type=int, default=100_000, help="rows read at a time (default 100000)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=1024, help="spectra per network batch (default 1024)"
+    )
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from xpz.errors import InputError
+    from xpz.inference import format_summary, predict_files
+
+    if args.chunk_rows < 1 or args.batch_size < 1:
+        raise InputError("--chunk-rows and --batch-size must be at least 1")
+    summary = predict_files(
+        args.model,
+        args.inputs,
+        args.output,
+        chunk_rows=args.chunk_rows,
+        input_format=args.input_format,
+        output_format=args.format,
+        batch_size=args.batch_size,
+        progress=args.progress,
+    )
+    print(format_summary(summary))
+    return 0

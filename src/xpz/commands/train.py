@@ -1,0 +1,88 @@
+"""``xpz train DATA -o RUN_DIR``: train a preset or a recipe file, test it, write the report."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+HELP = (
+    "Train a redshift model on labelled spectra (63/27/10 split), evaluate it on the test "
+    "split and write a run directory with the model, history, predictions and report."
+)
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``xpz train`` and ``xpz demo`` to choose and adjust a recipe."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--preset", default="xpz", help="'xpz' (default: the xpz model) or 'paper' (dissertation)"
+    )
+    group.add_argument("--config", metavar="JSON", help="recipe file, e.g. from 'xpz tune'")
+    parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--seed", type=int, help="override the training seed")
+    parser.add_argument("--device", help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar"
+    )
+
+
+def recipe_from_args(args: argparse.Namespace):  # -> xpz.pipeline.Recipe
+    """The recipe the options ask for."""
+    from xpz.errors import InputError
+    from xpz.pipeline import Recipe
+
+    try:
+        recipe = Recipe.load(args.config) if args.config else Recipe.from_preset(args.preset)
+        changes = {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "device": args.device,
+            "progress": args.progress,
+        }
+        changes = {k: v for k, v in changes.items() if v is not None}
+        training = recipe.training.replace(**changes)
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    return Recipe(recipe.model, training, recipe.scaling, name=recipe.name)
+
+
+def print_result(result) -> None:
+    """Headline numbers and where the products are."""
+    m = result.metrics
+    print(f"model:  {result.model_dir}")
+    print(f"report: {result.report}")
+    print(
+        f"test: MAE {m['mae']:.4f} (dissertation 0.021), MAE z<0.35 {m['mae_z_lt_035']:.4f}"
+        f" (0.013), sigma_NMAD {m['sigma_nmad']:.4f}, outliers(>0.15) {m['outlier_frac_015']:.2%}"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="labelled spectra (z + 186 fluxes, or XP_CONTINUOUS + z)")
+    parser.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run directory")
+    add_recipe_arguments(parser)
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the 63/27/10 split")
+    parser.add_argument("--stratify", action="store_true", help="stratify the split by z bin")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in RUN_DIR"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from xpz.io.gaia_xp import read_gaia_spectra
+    from xpz.pipeline import run_training
+
+    recipe = recipe_from_args(args)
+    spectra = read_gaia_spectra(args.data, training=True)
+    result = run_training(
+        spectra,
+        recipe,
+        args.output,
+        split_seed=args.split_seed,
+        stratify=args.stratify,
+        resume=args.resume,
+    )
+    print_result(result)
+    return 0

@@ -1,0 +1,207 @@
+"""The redshift catalogue that ``xpz predict`` writes: columns, units, formats.
+
+Columns (one row per input spectrum, in input order, none dropped):
+
+==============  ========  ==========================================================
+name            type      meaning
+==============  ========  ==========================================================
+source_id       int64     Gaia DR3 source_id, copied exactly from the input
+z_pred          float32   redshift estimate (median of the PDF for distributional
+                          models, the network output for point models)
+z_err           float32   1-sigma uncertainty ((z_q84 - z_q16) / 2); NaN when the
+                          model gives no distribution
+z_q025 ...      float32   2.5, 16, 84, 97.5 percentiles, where the model gives them
+flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction)
+==============  ========  ==========================================================
+
+Parquet and CSV are written while predicting (bounded memory); FITS, ECSV and
+VOTable are assembled in memory (a few tens of bytes per row) and written at the
+end.  Every output is written to a temporary file and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from xpz.errors import InputError
+from xpz.io.atomic import atomic_path
+from xpz.spectra import Flag
+
+__all__ = ["COLUMN_DESCRIPTIONS", "CatalogFormat", "CatalogWriter", "catalog_table"]
+
+COLUMN_DESCRIPTIONS = {
+    "source_id": "Gaia DR3 source identifier",
+    "z_pred": "Estimated redshift",
+    "z_err": "1-sigma redshift uncertainty, (z_q84 - z_q16) / 2",
+    "z_q025": "2.5th percentile of the redshift distribution",
+    "z_q16": "16th percentile of the redshift distribution",
+    "z_q84": "84th percentile of the redshift distribution",
+    "z_q975": "97.5th percentile of the redshift distribution",
+    "flag": "Quality bits: " + ", ".join(f"{f.value}={f.name}" for f in Flag if f.value),
+}
+_ORDER = tuple(COLUMN_DESCRIPTIONS)
+
+
+class CatalogFormat(enum.Enum):
+    """Output formats of the catalogue."""
+
+    PARQUET = "parquet"
+    FITS = "fits"
+    ECSV = "ecsv"
+    CSV = "csv"
+    VOTABLE = "votable"
+
+    @classmethod
+    def from_path(
+        cls, path: str | Path, format: CatalogFormat | str | None = None
+    ) -> CatalogFormat:
+        """The format named by ``format``, else by the suffix of ``path`` (Parquet if none)."""
+        if format is not None:
+            try:
+                return cls(format.value if isinstance(format, enum.Enum) else str(format).lower())
+            except ValueError:
+                known = ", ".join(f.value for f in cls)
+                raise InputError(f"unknown output format {format!r} (known: {known})") from None
+        suffixes = {
+            ".parquet": cls.PARQUET, ".pq": cls.PARQUET, ".fits": cls.FITS, ".fit": cls.FITS,
+            ".ecsv": cls.ECSV, ".csv": cls.CSV, ".vot": cls.VOTABLE, ".xml": cls.VOTABLE,
+            ".votable": cls.VOTABLE,
+        }  # fmt: skip
+        suffix = Path(path).suffix.lower()
+        if suffix == "":
+            return cls.PARQUET
+        if suffix not in suffixes:
+            raise InputError(
+                f"cannot tell the output format from suffix {suffix!r}; use --format",
+                path=path,
+            )
+        return suffixes[suffix]
+
+
+def _columns(estimates: Mapping[str, NDArray], source_id: NDArray, flag: NDArray) -> dict:
+    cols: dict[str, NDArray] = {"source_id": np.asarray(source_id, np.int64)}
+    for name in _ORDER[1:-1]:
+        if name in estimates:
+            cols[name] = np.asarray(estimates[name], np.float32)
+        elif name == "z_err":
+            cols[name] = np.full(len(source_id), np.nan, np.float32)
+    cols["flag"] = np.asarray(flag, np.uint32)
+    return cols
+
+
+def catalog_table(
+    estimates: Mapping[str, NDArray],
+    source_id: NDArray,
+    flag: NDArray,
+    meta: Mapping[str, Any] | None = None,
+):  # -> astropy.table.Table
+    """The catalogue rows as an astropy Table with units and descriptions."""
+    from astropy import units as u
+    from astropy.table import Table
+
+    table = Table(_columns(estimates, source_id, flag), meta=dict(meta or {}))
+    for name, column in table.columns.items():
+        column.description = COLUMN_DESCRIPTIONS[name]
+        if name.startswith("z_"):
+            column.unit = u.dimensionless_unscaled
+    return table
+
+
+class CatalogWriter:
+    """Write catalogue chunks to ``path``; the file appears only when :meth:`close` succeeds.
+
+    Use as a context manager; an exception inside the block leaves no output.
+    """
+
+    def __init__(
+        self, path: str | Path, format: CatalogFormat | str | None, meta: Mapping[str, Any]
+    ) -> None:
+        self.path = Path(path)
+        self.format = CatalogFormat.from_path(self.path, format)
+        self.meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+        self._atomic = atomic_path(self.path)
+        self._tmp: Path | None = None
+        self._stream: Any = None
+        self._held: list = []
+        self.rows = 0
+
+    def __enter__(self) -> CatalogWriter:
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def write(self, estimates: Mapping[str, NDArray], source_id: NDArray, flag: NDArray) -> None:
+        """Append one chunk of rows."""
+        table = catalog_table(estimates, source_id, flag, self.meta)
+        self.rows += len(table)
+        if self.format is CatalogFormat.PARQUET:
+            self._write_parquet(table)
+        elif self.format is CatalogFormat.CSV:
+            self._write_csv(table)
+        else:
+            self._held.append(table)
+
+    def _write_parquet(self, table) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.table({name: table[name].data for name in table.colnames})
+        if self._stream is None:
+            fields = [
+                arrow.schema.field(name).with_metadata({"description": COLUMN_DESCRIPTIONS[name]})
+                for name in table.colnames
+            ]
+            schema = pa.schema(fields, metadata={k: str(v) for k, v in self.meta.items()})
+            self._stream = pq.ParquetWriter(str(self._tmp), schema)
+        self._stream.write_table(arrow.cast(self._stream.schema))
+
+    def _write_csv(self, table) -> None:
+        if self._stream is None:
+            self._stream = open(self._tmp, "w", newline="")  # noqa: SIM115 - closed in __exit__
+            for key, value in self.meta.items():
+                self._stream.write(f"# {key}: {value}\n")
+            self._stream.write(",".join(table.colnames) + "\n")
+        table.write(self._stream, format="ascii.no_header", delimiter=",")
+
+    def _finish(self) -> None:
+        from astropy.table import vstack
+
+        if self.format in (CatalogFormat.PARQUET, CatalogFormat.CSV):
+            if self._stream is None:  # no rows at all: still write a valid, empty file
+                self.write({"z_pred": np.empty(0)}, np.empty(0, np.int64), np.empty(0))
+            self._stream.close()
+            self._stream = None
+            return
+        held = self._held or [
+            catalog_table({"z_pred": np.empty(0)}, np.empty(0, np.int64), np.empty(0), self.meta)
+        ]
+        table = vstack(held, metadata_conflicts="silent")
+        table.meta.update(self.meta)
+        astropy_format = {
+            CatalogFormat.FITS: "fits",
+            CatalogFormat.ECSV: "ascii.ecsv",
+            CatalogFormat.VOTABLE: "votable",
+        }[self.format]
+        if self.format is CatalogFormat.VOTABLE:  # VOTable has no unsigned integers
+            table["flag"] = table["flag"].astype(np.int64)
+        with warnings.catch_warnings():  # long keys become FITS HIERARCH cards, as intended
+            warnings.simplefilter("ignore", category=UserWarning)
+            table.write(self._tmp, format=astropy_format)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            try:
+                self._finish()
+            except BaseException as err:  # the output is incomplete: discard it
+                exc_type, exc, tb = type(err), err, err.__traceback__
+        if self._stream is not None:
+            self._stream.close()
+        if self._atomic.__exit__(exc_type, exc, tb) is not True and exc is not None:
+            raise exc

@@ -1,0 +1,129 @@
+"""Chunked prediction: every row kept, flags set, same numbers however it is chunked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpz import inference
+from xpz.spectra import Flag, Spectra
+
+
+@pytest.fixture
+def tiny_model(tmp_path, toy_spectra):
+    from xpz.models.paper import PaperConfig
+    from xpz.models.registry import build_model
+    from xpz.preprocess import MinMaxScaler
+    from xpz.training.checkpoint import save_model
+
+    model = build_model(
+        PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0
+    )
+    scaler = MinMaxScaler().fit(toy_spectra.flux)
+    return save_model(tmp_path / "model", model, scaler, metadata={"z_range": [0.0, 0.6]})
+
+
+def test_outside_training_range_rule():
+    inside = np.full((1, 100), 0.5)
+    few_out = inside.copy()
+    few_out[0, :5] = 2.0  # exactly 5% out: not flagged
+    many_out = inside.copy()
+    many_out[0, :6] = -1.0
+    rows = np.vstack([inside, few_out, many_out])
+    assert inference.outside_training_range(rows).tolist() == [False, False, True]
+
+
+def test_flag_predictions_sets_each_bit(toy_spectra):
+    s = toy_spectra[:4]
+    flux = s.flux.copy()
+    flux[1, 3] = np.nan
+    s = s.replace(flux=flux)
+    scaled = np.full((4, 186), 0.5)
+    scaled[2] = 5.0
+    z_pred = np.array([0.2, np.nan, 0.3, 0.599])
+    flag = inference.flag_predictions(s, z_pred, (0.0, 0.6), scaled)
+    assert flag[0] == 0
+    assert flag[1] & Flag.NONFINITE_FLUX
+    assert flag[2] == Flag.OUTSIDE_TRAINING_RANGE
+    assert flag[3] == Flag.Z_AT_EDGE
+
+
+def test_predict_keeps_every_row_and_ids(tiny_model, toy_spectra):
+    flux = toy_spectra.flux.copy()
+    flux[3, :] = np.nan
+    data = toy_spectra.replace(flux=flux)
+    table = inference.predict(tiny_model, data)
+    assert len(table) == len(data)
+    assert table["source_id"].dtype == np.int64
+    np.testing.assert_array_equal(table["source_id"], data.source_id)
+    assert np.isnan(table["z_pred"][3]) and np.isfinite(np.delete(table["z_pred"], 3)).all()
+    assert table["flag"][3] & Flag.NONFINITE_FLUX
+    np.testing.assert_allclose(table["z"], data.z)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".fits", ".ecsv", ".csv", ".vot"])
+def test_predict_files_every_format_same_rows(tmp_path, tiny_model, toy_spectra, suffix):
+    from astropy.table import Table
+
+    from xpz.io.tables import write_spectra
+
+    src = tmp_path / "in.parquet"
+    write_spectra(toy_spectra, src)
+    whole = inference.predict(tiny_model, toy_spectra)
+    out = tmp_path / f"cat{suffix}"
+    summary = inference.predict_files(tiny_model, [src], out, chunk_rows=7)
+    assert summary.rows == len(toy_spectra)
+    got = Table.read(out, format="ascii.csv", comment="#") if suffix == ".csv" else Table.read(out)
+    np.testing.assert_array_equal(np.asarray(got["source_id"], np.int64), toy_spectra.source_id)
+    np.testing.assert_allclose(np.asarray(got["z_pred"], float), whole["z_pred"], rtol=1e-6)
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_interrupted_prediction_leaves_no_output(tmp_path, tiny_model, toy_spectra, monkeypatch):
+    from xpz.io.tables import write_spectra
+
+    src = tmp_path / "in.csv"
+    write_spectra(toy_spectra, src)
+    calls = {"n": 0}
+    real = inference.predict_spectra
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "predict_spectra", failing)
+    out = tmp_path / "cat.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        inference.predict_files(tiny_model, [src], out, chunk_rows=5)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "model"]
+
+
+def test_directory_input_and_missing_input(tmp_path, tiny_model, toy_spectra):
+    from xpz.errors import InputError
+    from xpz.io.tables import write_spectra
+
+    folder = tmp_path / "batches"
+    write_spectra(toy_spectra[:8], folder / "a.parquet")
+    write_spectra(toy_spectra[8:], folder / "b.csv")
+    (folder / "manifest.json").write_text("{}")
+    summary = inference.predict_files(tiny_model, [folder], tmp_path / "out.parquet")
+    assert summary.rows == len(toy_spectra)
+    with pytest.raises(InputError, match="no such file"):
+        inference.predict_files(tiny_model, [tmp_path / "nope.csv"], tmp_path / "x.parquet")
+
+
+def test_predict_from_pandas_dataframe(tiny_model, toy_spectra):
+    from xpz.io.tables import spectra_to_table
+
+    frame = spectra_to_table(toy_spectra).to_pandas()
+    table = inference.predict(tiny_model, frame)
+    np.testing.assert_array_equal(table["source_id"], toy_spectra.source_id)
+
+
+def test_empty_spectra_give_empty_catalogue(tmp_path, tiny_model):
+    empty = Spectra(flux=np.empty((0, 186)))
+    table = inference.predict(tiny_model, empty)
+    assert len(table) == 0 and "z_pred" in table.colnames

@@ -1,0 +1,89 @@
+"""The main job end to end on a small simulated set: split, train, test, report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xpz.models.paper import PaperConfig
+from xpz.pipeline import Recipe, evaluate_model, run_training
+from xpz.training.config import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def small_sim():
+    from xpz.simulate import simulate
+
+    return simulate(400, seed=3)
+
+
+@pytest.fixture
+def tiny_recipe():
+    return Recipe(
+        model=PaperConfig(conv_filters=(8,), conv_kernels=(5,), dense_units=(16,)),
+        training=TrainConfig(epochs=2, batch_size=64, progress=False),
+        name="tiny",
+    )
+
+
+def test_recipe_round_trip(tmp_path, tiny_recipe):
+    path = tiny_recipe.save(tmp_path / "recipe.json")
+    again = Recipe.load(path)
+    assert again == tiny_recipe
+    assert json.loads(path.read_text())["model"]["kind"] == "paper"
+    assert Recipe.from_preset("paper").model == PaperConfig()
+
+
+def test_bad_recipe_file_names_the_file(tmp_path):
+    from xpz.errors import InputError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": {"kind": "nope"}}')
+    with pytest.raises(InputError, match="bad.json.*unknown model kind"):
+        Recipe.load(bad)
+
+
+def test_run_training_writes_every_product(tmp_path, small_sim, tiny_recipe):
+    result = run_training(small_sim, tiny_recipe, tmp_path / "run", split_seed=1)
+    run = tmp_path / "run"
+    for name in ("recipe.json", "history.csv", "model/model.json", "test_predictions.parquet"):
+        assert (run / name).is_file(), name
+    assert result.report.name == "report.html" and result.report.is_file()
+    figures = sorted(p.name for p in (run / "report" / "figures").iterdir())
+    assert {"loss_curves.png", "true_vs_pred_2d.png"} <= set(figures) or len(figures) >= 7
+    import pyarrow.parquet as pq
+
+    preds = pq.read_table(run / "test_predictions.parquet").to_pandas()
+    assert len(preds) == 40  # 10% of 400
+    assert preds["source_id"].dtype == np.int64
+    assert set(small_sim.source_id) >= set(preds["source_id"])
+    assert 0 <= result.metrics["mae"] < 1
+
+
+def test_evaluate_model_on_any_labelled_data(tmp_path, small_sim, tiny_recipe):
+    result = run_training(small_sim, tiny_recipe, tmp_path / "run")
+    report = evaluate_model(result.model_dir, small_sim[:50], tmp_path / "eval")
+    metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]
+    assert metrics["n"] == 50
+    assert (tmp_path / "eval" / "report.md").is_file()
+
+
+def test_cli_train_with_config_then_predict(tmp_path, small_sim, tiny_recipe, capsys):
+    from xpz.cli import main
+    from xpz.io.tables import write_spectra
+
+    data = write_spectra(small_sim, tmp_path / "sim.parquet")
+    recipe = tiny_recipe.save(tmp_path / "recipe.json")
+    run = tmp_path / "run"
+    assert main(["train", str(data), "-o", str(run), "--config", str(recipe), "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "MAE" in out and "report:" in out
+    history = (run / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 2  # header + 1 epoch (the --epochs override)
+    cat = tmp_path / "cat.fits"
+    assert main(["predict", str(run / "model"), str(data), "-o", str(cat), "--no-progress"]) == 0
+    from astropy.table import Table
+
+    assert len(Table.read(cat)) == len(small_sim)
