@@ -170,8 +170,8 @@ def run_training(
     """Train ``recipe`` on ``spectra`` (63/27/10 split), test it and write the report."""
     from xpz.models.registry import build_model
     from xpz.split import split_indices
-    from xpz.training.checkpoint import load_model
     from xpz.training import make_training_data, train
+    from xpz.training.checkpoint import load_model
 
     run_dir = Path(run_dir)
     z = spectra.require_z("training spectra")
