@@ -54,8 +54,9 @@ def print_result(result) -> None:
     print(f"model:  {result.model_dir}")
     print(f"report: {result.report}")
     print(
-        f"test: MAE {m['mae']:.4f} (dissertation 0.021), MAE z<0.35 {m['mae_z_lt_035']:.4f}"
-        f" (0.013), sigma_NMAD {m['sigma_nmad']:.4f}, outliers(>0.15) {m['outlier_frac_015']:.2%}"
+        f"test: MAE {m['mae']:.4f} (dissertation 0.021); mean |bin error| z<0.35 "
+        f"{m['mean_abs_bin_error_z_lt_035']:.4f} (dissertation 0.013); "
+        f"sigma_NMAD {m['sigma_nmad']:.4f}; outliers |dz|>0.15 {m['outlier_frac_015']:.2%}"
     )
 
 
