@@ -111,7 +111,7 @@ class MinMaxScaler:
         with warnings.catch_warnings():  # all-NaN columns give NaN, handled by fmin/fmax
             warnings.simplefilter("ignore", RuntimeWarning)
             lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
-        if self.data_min_ is not None:
+        if self.data_min_ is not None and self.data_max_ is not None:
             lo, hi = np.fmin(lo, self.data_min_), np.fmax(hi, self.data_max_)
         self.data_min_, self.data_max_ = lo, hi
         self.n_samples_seen_ += x.shape[0]
@@ -247,7 +247,7 @@ class PerSpectrumScaler:
     def transform_error(self, flux: ArrayLike, flux_error: ArrayLike) -> NDArray[np.floating]:
         """Errors scaled like the fluxes (the norm's own noise is neglected)."""
         err = _as_2d(flux_error)
-        scaled = err / _spectrum_norm(_as_2d(flux), self.norm)[:, None]
+        scaled: NDArray[np.floating] = err / _spectrum_norm(_as_2d(flux), self.norm)[:, None]
         if self.minmax is not None:
             scaled = self.minmax.transform_error(flux, scaled)
         return scaled.astype(err.dtype, copy=False)

@@ -52,7 +52,7 @@ def _bins(n: int, stratify_z: ArrayLike | None, bin_width: float) -> NDArray[np.
         raise ValueError(f"stratify_z must have shape ({n},), got {z.shape}")
     bad = np.flatnonzero(~np.isfinite(z))
     if bad.size:
-        raise InputError("redshift is not finite; cannot stratify", rows=bad, column="z")
+        raise InputError("redshift is not finite; cannot stratify", rows=bad.tolist(), column="z")
     return np.floor(z / bin_width).astype(np.int64)
 
 

@@ -10,7 +10,15 @@ import torch
 
 from xpz.models.base import Activation, LossKind, RedshiftModel, point_loss
 from xpz.models.paper import ConvImpl, PaperCNN, PaperConfig
-from xpz.models.registry import PRESETS, build_model, get_preset, model_kinds, register
+from xpz.models.registry import (
+    PRESETS,
+    build_model,
+    config_kind,
+    get_preset,
+    model_config_from_dict,
+    model_kinds,
+    register,
+)
 from xpz.reference import dissertation_architecture
 from xpz.training.config import TrainConfig
 
@@ -125,3 +133,6 @@ def test_registry_errors_and_presets() -> None:
     with pytest.raises(ValueError, match="known presets: paper"):
         get_preset("missing")
     assert isinstance(build_model(preset.model), RedshiftModel)
+    assert preset.scaling == {"scaling": "minmax"}
+    assert config_kind(preset.model) == "paper"
+    assert model_config_from_dict({"kind": "paper", "pool": 3}) == PaperConfig(pool=3)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from xpz.errors import InputError, XpzError
+from xpz.errors import XpzError
 from xpz.models.base import LossKind, point_loss
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
@@ -62,19 +62,6 @@ def assert_same_bits(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> 
 FAST = TrainConfig(
     epochs=3, batch_size=16, optimizer=Optimizer.ADAM, lr=3e-3, num_threads=1, progress=False
 )
-
-
-def test_make_training_data_shapes_and_errors() -> None:
-    data = toy_data(50, input_channels=2)
-    assert data.x_train.shape == (40, 2, 186) and data.z_validation.shape == (10,)
-    assert data.x_train.dtype == torch.float32 and data.provenance["n_train"] == 40
-    spectra = toy_spectra(20)
-    flux = spectra.flux.copy()
-    flux[[3, 11], 40] = np.nan
-    split = split_indices(20, seed=0, test=0.0, validation=0.2)
-    scaler = MinMaxScaler().fit(spectra.flux)
-    with pytest.raises(InputError, match=r"column 'flux_40', rows 3, 11"):
-        make_training_data(spectra.replace(flux=flux), split, scaler)
 
 
 def test_overfits_a_learnable_toy_mapping(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
 import torch
@@ -74,7 +74,7 @@ class Activation(enum.Enum):
 
     def module(self) -> nn.Module:
         """A fresh ``nn.Module`` computing this activation."""
-        return {
+        factories: dict[Activation, Callable[[], nn.Module]] = {
             Activation.RELU: nn.ReLU,
             Activation.ELU: nn.ELU,
             Activation.SELU: nn.SELU,
@@ -83,7 +83,8 @@ class Activation(enum.Enum):
             Activation.TANH: nn.Tanh,
             Activation.SIGMOID: nn.Sigmoid,
             Activation.LEAKY_RELU: lambda: nn.LeakyReLU(0.3),  # Keras' default slope
-        }[self]()
+        }
+        return factories[self]()
 
 
 def _to_json(value: Any) -> Any:

@@ -122,7 +122,8 @@ def _glorot_zero_(module: nn.Module) -> None:
     """Keras' default initialisation: Glorot-uniform weights, zero biases."""
     if isinstance(module, nn.Conv1d | nn.Conv2d | nn.Linear):
         nn.init.xavier_uniform_(module.weight)
-        nn.init.zeros_(module.bias)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 class PaperCNN(RedshiftModel):
@@ -131,6 +132,8 @@ class PaperCNN(RedshiftModel):
     kind = "paper"
     config_class = PaperConfig
     point_estimate = True
+
+    config: PaperConfig
 
     def __init__(self, config: PaperConfig) -> None:
         super().__init__(config)
@@ -158,7 +161,7 @@ class PaperCNN(RedshiftModel):
         self.blocks = nn.ModuleList(blocks)
         self.apply(_glorot_zero_)
         if two_d:
-            self.to(memory_format=torch.channels_last)
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def _prepare(self, x: Tensor) -> Tensor:
         if x.dim() != 3 or x.shape[1:] != (self.input_channels, self.config.n_pixels):

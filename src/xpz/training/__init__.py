@@ -8,15 +8,8 @@ from xpz.training.checkpoint import (
     save_model,
 )
 from xpz.training.config import Optimizer, Schedule, TrainConfig
-from xpz.training.loop import (
-    EpochCallback,
-    EpochMetrics,
-    StopReason,
-    TrainingData,
-    TrainResult,
-    make_training_data,
-    train,
-)
+from xpz.training.data import TrainingData, make_training_data
+from xpz.training.loop import EpochCallback, EpochMetrics, StopReason, TrainResult, train
 
 __all__ = [
     "EpochCallback",
