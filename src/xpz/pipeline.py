@@ -55,11 +55,11 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the model config includes its ``kind``)."""
-        from xpz.models.registry import resolve_config
+        from xpz.models.registry import config_kind
 
         return {
             "name": self.name,
-            "model": {"kind": resolve_config(self.model)[0], **self.model.to_dict()},
+            "model": {"kind": config_kind(self.model), **self.model.to_dict()},
             "training": self.training.to_dict(),
             "scaling": dict(self.scaling),
         }
@@ -67,13 +67,13 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
         """Inverse of :meth:`to_dict`."""
-        from xpz.models.registry import resolve_config
+        from xpz.models.registry import model_config_from_dict
 
         unknown = set(data) - {"name", "model", "training", "scaling"}
         if unknown:
             raise ValueError(f"unknown recipe field(s): {sorted(unknown)}")
         return cls(
-            model=resolve_config(data["model"])[1],
+            model=model_config_from_dict(data["model"]),
             training=TrainConfig.from_dict(data.get("training", {})),
             scaling=dict(data.get("scaling", {"scaling": "minmax"})),
             name=str(data.get("name", "custom")),

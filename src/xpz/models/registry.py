@@ -38,7 +38,6 @@ __all__ = [
     "model_kinds",
     "register",
     "register_preset",
-    "resolve_config",
 ]
 
 _KINDS: dict[str, type[RedshiftModel]] = {}
@@ -90,17 +89,6 @@ def build_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return cls(model_config)
-
-
-def resolve_config(config: ModelConfig | Mapping[str, Any]) -> tuple[str, ModelConfig]:
-    """``(kind, config object)`` of a config object or a dict carrying ``kind``.
-
-    >>> resolve_config({"kind": "paper", "dense_units": [8]})[0]
-    'paper'
-    """
-    model_config = config if isinstance(config, ModelConfig) else model_config_from_dict(config)
-    cls = _KINDS[config_kind(model_config)]
-    return cls.kind, model_config
 
 
 @dataclasses.dataclass(frozen=True)
