@@ -276,9 +276,16 @@ class _Session:
         model.to(device)
         optimizer = make_optimizer(model, config)
         steps_per_epoch = math.ceil(len(data.z_train) / config.batch_size)
+        on_device = dataclasses.replace(
+            data,
+            x_train=data.x_train.to(device),
+            z_train=data.z_train.to(device),
+            x_validation=data.x_validation.to(device),
+            z_validation=data.z_validation.to(device),
+        )
         return cls(
             model=model,
-            data=data,
+            data=on_device,
             config=config,
             run_dir=run_dir,
             device=device,
@@ -334,7 +341,7 @@ class _Session:
         """Train one epoch, validate, update early stopping, save the best model."""
         config, start = self.config, time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
-        x, z = self.data.x_train.to(self.device), self.data.z_train.to(self.device)
+        x, z = self.data.x_train, self.data.z_train
         steps = math.ceil(len(z) / config.batch_size)
         desc = f"epoch {epoch}/{config.epochs}"
         with tqdm(total=steps, desc=desc, disable=not show_progress, leave=False) as bar:
@@ -342,7 +349,7 @@ class _Session:
                 self.model, self.loss_fn, self.optimizer, self.scheduler, x, z,
                 batch_size=config.batch_size, generator=self.generator, progress=bar,
             )  # fmt: skip
-        x, z = self.data.x_validation.to(self.device), self.data.z_validation.to(self.device)
+        x, z = self.data.x_validation, self.data.z_validation
         val_loss, val_mae = evaluate_loss(
             self.model, self.loss_fn, x, z, batch_size=config.eval_batch_size
         )
