@@ -191,6 +191,7 @@ def run_training(
         tmp.write_text(json.dumps(settings, indent=2) + "\n")
     model = build_model(recipe.model, seed=recipe.training.seed)
     result = train(model, data, recipe.training, run_dir, resume=resume)
+    _calibrate(result, data)
 
     loaded = load_model(result.model_dir)
     test = spectra[split.test]
@@ -208,6 +209,17 @@ def run_training(
     )
     metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]
     return RunResult(run_dir, result.model_dir, report, metrics)
+
+
+def _calibrate(result, data) -> None:
+    """Post-hoc calibration on the validation set, re-saving the final model if anything was fitted."""
+    from xpz.training.checkpoint import load_model, save_model
+
+    fitted = result.model.calibrate(data.x_validation, data.z_validation)
+    if fitted:
+        saved = load_model(result.model_dir)
+        metadata = {**saved.metadata, "calibration": fitted}
+        save_model(result.model_dir, result.model, saved.scaler, metadata=metadata)
 
 
 def _read_history(path: Path):  # -> astropy Table

@@ -203,6 +203,15 @@ class RedshiftModel(nn.Module, abc.ABC):
     def summarize(self, output: Tensor) -> dict[str, Tensor]:
         """Per-spectrum estimates from ``output``: at least ``z_pred`` (N,)."""
 
+    def calibrate(self, x: Tensor, z: Tensor) -> dict[str, float]:
+        """Fit post-hoc calibration on held-out inputs ``x`` and redshifts ``z``.
+
+        Called by the pipeline after training, on the validation set.  Returns
+        what was fitted (stored in the model file); the default fits nothing.
+        Calibration state must live in buffers so that it is saved with the weights.
+        """
+        return {}
+
     def example_input(self, n: int = 2) -> Tensor:
         """Zeros of the input shape, for shape checks and tracing."""
         return torch.zeros(n, self.input_channels, self.config.n_pixels)
