@@ -37,6 +37,8 @@ def test_calibrate_sets_the_model_temperature() -> None:
     z = torch.rand(64) * 0.6
     t = calibrate_temperature(model, x, z, batch_size=16)
     assert float(model.temperature) == pytest.approx(t) and not model.training
+    model.set_temperature(1.0)
+    assert model.calibrate(x, z) == {"temperature": pytest.approx(t)}
 
 
 def test_rejects_bad_shapes() -> None:

@@ -17,14 +17,23 @@ galaxies, which the network did not train on; the test set stays untouched.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
 from scipy.optimize import minimize_scalar
 from torch import Tensor
 
-from xpz.models.xpznet import XpzNet
+__all__ = ["BinnedModel", "calibrate_temperature", "fit_temperature", "mean_nll"]
 
-__all__ = ["calibrate_temperature", "fit_temperature", "mean_nll"]
+
+class BinnedModel(Protocol):
+    """A network whose output are logits over redshift bins (e.g. :class:`~xpz.models.xpznet.XpzNet`)."""
+
+    def __call__(self, x: Tensor) -> Tensor: ...
+    def eval(self) -> object: ...
+    def target_bins(self, z: Tensor) -> Tensor: ...
+    def set_temperature(self, temperature: float) -> None: ...
+
 
 #: Temperatures searched lie in [1 / _T_RANGE, _T_RANGE].
 _T_RANGE = 20.0
@@ -53,7 +62,9 @@ def fit_temperature(logits: Tensor, bins: Tensor) -> float:
     return math.exp(float(result.x))
 
 
-def calibrate_temperature(model: XpzNet, x: Tensor, z: Tensor, *, batch_size: int = 4096) -> float:
+def calibrate_temperature(
+    model: BinnedModel, x: Tensor, z: Tensor, *, batch_size: int = 4096
+) -> float:
     """Fit ``model``'s temperature on validation inputs ``x`` (N, C, pixels) and redshifts ``z``.
 
     Sets the temperature on the model (it is saved with the model file) and

@@ -14,8 +14,8 @@ their flux errors, scaled the same way, as a second channel):
 
 The loss is the cross-entropy against the bin of the true redshift (redshifts
 outside ``[0, z_max]`` count in the end bins).  ``temperature`` is 1 while
-training; :mod:`xpz.evaluation.calibrate` fits it on the validation set
-afterwards.  It is a buffer, so model files keep it.
+training; :meth:`XpzNet.calibrate` fits it on the validation set afterwards
+(:mod:`xpz.evaluation.calibrate`).  It is a buffer, so model files keep it.
 
 The network is cheap: :func:`multiply_adds` counts ~1 million multiply-adds per
 spectrum for the defaults against ~33 million for the dissertation's CNN.
@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from xpz import pdf as zpdf
+from xpz.evaluation.calibrate import calibrate_temperature
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import Preset, register
@@ -220,6 +221,13 @@ class XpzNet(RedshiftModel):
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.temperature.fill_(float(temperature))
+
+    def calibrate(self, x: Tensor, z: Tensor) -> dict[str, float]:
+        """Fit the softmax temperature on held-out inputs ``x`` and redshifts ``z`` (validation set).
+
+        See :mod:`xpz.evaluation.calibrate`; returns ``{"temperature": T}``.
+        """
+        return {"temperature": calibrate_temperature(self, x, z)}
 
     def probabilities(self, output: Tensor) -> Tensor:
         """Probability of each redshift bin, (N, n_bins), with the fitted temperature."""
