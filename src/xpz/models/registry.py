@@ -134,3 +134,14 @@ register_preset(
         scaling={"scaling": Scaling.MINMAX.value},
     )
 )
+
+# Model kinds defined in their own modules register themselves on import; importing
+# them here means that loading any model file finds its kind.
+from xpz.models import xpznet as _xpznet  # noqa: E402
+
+register_preset(
+    dataclasses.replace(
+        _xpznet.xpz_preset(),
+        scaling={"scaling": Scaling.PER_SPECTRUM.value, "norm": "l2", "minmax": False},
+    )
+)
