@@ -142,19 +142,30 @@ def multiply_adds(config: XpzNetConfig | PaperConfig) -> int:
     >>> multiply_adds(PaperConfig())
     33336896
     """
-    channels, total = config.input_channels, 0
     if isinstance(config, PaperConfig):
-        lengths = config.sequence_lengths()
-        for filters, kernel, (conv_length, _) in zip(
-            config.conv_filters, config.conv_kernels, lengths, strict=True
-        ):
-            total += channels * filters * kernel * conv_length
-            channels = filters
-        width = channels * lengths[-1][1]
-        for units in (*config.dense_units, 1):
-            total += width * units
-            width = units
-        return total
+        return _paper_multiply_adds(config)
+    return _xpz_multiply_adds(config)
+
+
+def _paper_multiply_adds(config: PaperConfig) -> int:
+    """Valid convolutions (``L_out = L_in - k + 1``), pooling, dense layers, one output unit."""
+    channels, total = config.input_channels, 0
+    lengths = config.sequence_lengths()
+    for filters, kernel, (conv_length, _) in zip(
+        config.conv_filters, config.conv_kernels, lengths, strict=True
+    ):
+        total += channels * filters * kernel * conv_length
+        channels = filters
+    width = channels * lengths[-1][1]
+    for units in (*config.dense_units, 1):
+        total += width * units
+        width = units
+    return total
+
+
+def _xpz_multiply_adds(config: XpzNetConfig) -> int:
+    """'Same' convolutions (``L_out = L_in``), hidden dense layer, ``n_bins`` outputs."""
+    channels, total = config.input_channels, 0
     lengths = config.sequence_lengths()
     for filters, kernel, length in zip(
         config.conv_filters, config.conv_kernels, lengths[:-1], strict=True
@@ -180,6 +191,11 @@ class XpzNet(RedshiftModel):
     kind = "xpznet"
     config_class = XpzNetConfig
     point_estimate = False
+    config: XpzNetConfig
+    #: Divides the logits before the softmax; fitted after training (1: none).
+    temperature: Tensor
+    #: Redshift bin edges (n_bins + 1,), derived from the config (not saved).
+    edges: Tensor
 
     def __init__(self, config: XpzNetConfig) -> None:
         super().__init__(config)
@@ -195,7 +211,6 @@ class XpzNet(RedshiftModel):
             nn.Dropout(config.dropout),
             nn.Linear(config.hidden_units, config.n_bins),
         )
-        #: Divides the logits before the softmax; fitted after training (1: none).
         self.register_buffer("temperature", torch.ones(()))
         edges = torch.from_numpy(config.z_edges()).float()
         self.register_buffer("edges", edges, persistent=False)
