@@ -16,9 +16,7 @@ def tiny_model(tmp_path, toy_spectra):
     from xpz.preprocess import MinMaxScaler
     from xpz.training.checkpoint import save_model
 
-    model = build_model(
-        PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0
-    )
+    model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)
     scaler = MinMaxScaler().fit(toy_spectra.flux)
     return save_model(tmp_path / "model", model, scaler, metadata={"z_range": [0.0, 0.6]})
 
@@ -127,3 +125,23 @@ def test_empty_spectra_give_empty_catalogue(tmp_path, tiny_model):
     empty = Spectra(flux=np.empty((0, 186)))
     table = inference.predict(tiny_model, empty)
     assert len(table) == 0 and "z_pred" in table.colnames
+
+
+def test_cli_predict_runtimes_agree(tmp_path, tiny_model, toy_spectra):
+    from astropy.table import Table
+
+    from xpz.cli import main
+    from xpz.io.tables import write_spectra
+
+    src = write_spectra(toy_spectra, tmp_path / "in.parquet")
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / f"{runtime}.parquet"
+        args = ["predict", str(tiny_model), str(src), "-o", str(out), "--no-progress"]
+        assert main([*args, "--runtime", runtime]) == 0
+    torch_cat, onnx_cat = (
+        Table.read(tmp_path / "torch.parquet"),
+        Table.read(tmp_path / "onnx.parquet"),
+    )
+    np.testing.assert_array_equal(torch_cat["source_id"], onnx_cat["source_id"])
+    np.testing.assert_allclose(torch_cat["z_pred"], onnx_cat["z_pred"], atol=1e-5)
+    np.testing.assert_array_equal(torch_cat["flag"], onnx_cat["flag"])

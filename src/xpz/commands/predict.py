@@ -28,6 +28,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
     )
+    parser.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="torch (default) or onnxruntime (MODEL may then be an .onnx file from 'xpz export')",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="local: this process (default); dask: a Dask cluster over one partitioned "
+        "Parquet file/folder or HATS catalogue, writing a partitioned output",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="workers of the local Dask cluster (default 2)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +55,25 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunk_rows < 1 or args.batch_size < 1:
         raise InputError("--chunk-rows and --batch-size must be at least 1")
+    if args.engine == "dask":
+        from xpz.scale.dask_predict import predict_dask
+
+        if len(args.inputs) != 1:
+            raise InputError("--engine dask takes one INPUT: Parquet file/folder or HATS catalogue")
+        out = predict_dask(
+            args.model,
+            args.inputs[0],
+            args.output,
+            scheduler=args.scheduler,
+            n_workers=args.workers,
+            runtime=args.runtime,
+            batch_size=args.batch_size,
+            progress=args.progress,
+        )
+        print(f"wrote {out}")
+        return 0
+    if args.runtime == "onnx":
+        from xpz.export import predict_files_onnx as predict_files
     summary = predict_files(
         args.model,
         args.inputs,
