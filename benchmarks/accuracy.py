@@ -53,12 +53,22 @@ from xpz.evaluation.plots import plot_coverage, plot_pit_histogram, save_figure
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
 from xpz.models.baselines import KnnBaseline, KnnConfig, SvrBaseline, SvrConfig
+from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model, get_preset
-from xpz.models.xpznet import XpzNet, multiply_adds, xpz_preset
+from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds, xpz_preset
 from xpz.preprocess import SpectrumNorm, make_scaler
 from xpz.simulate import simulate
+from xpz.spectra import Spectra
 from xpz.split import Split, split_indices
-from xpz.training import EpochMetrics, TrainConfig, TrainResult, make_training_data, train
+from xpz.training import (
+    EpochMetrics,
+    TrainConfig,
+    TrainingData,
+    TrainResult,
+    make_training_data,
+    train,
+)
+from xpz.training.checkpoint import model_inputs
 
 Array = NDArray[np.float64]
 WORST_BIN_Z_MAX = 0.5
@@ -118,7 +128,11 @@ def network_outputs(model: RedshiftModel, x: torch.Tensor, batch: int = 1024) ->
 
 
 def train_network(
-    model: RedshiftModel, data, config: TrainConfig, run_dir: Path, minutes: float | None
+    model: RedshiftModel,
+    data: TrainingData,
+    config: TrainConfig,
+    run_dir: Path,
+    minutes: float | None,
 ) -> tuple[TrainResult, float]:
     start = time.perf_counter()
     result = train(model, data, config, run_dir, callbacks=[WallClockBudget(minutes)])
@@ -133,8 +147,9 @@ def describe_run(result: TrainResult, seconds: float) -> str:
     )
 
 
-def run_paper(spectra, split: Split, args, work: Path) -> Result:
+def run_paper(spectra: Spectra, split: Split, args: argparse.Namespace, work: Path) -> Result:
     preset = get_preset("paper")
+    assert isinstance(preset.model, PaperConfig)
     scaler = make_scaler("minmax").fit(spectra.flux[split.train])
     data = make_training_data(spectra, split, scaler, input_channels=1)
     config = preset.training.replace(
@@ -156,8 +171,12 @@ def run_paper(spectra, split: Split, args, work: Path) -> Result:
     )  # fmt: skip
 
 
-def run_xpz(spectra, split: Split, args, work: Path) -> tuple[Result, Array]:
+def run_xpz(
+    spectra: Spectra, split: Split, args: argparse.Namespace, work: Path
+) -> tuple[Result, Array]:
+    """Train and calibrate xpz; also return the scaled fluxes of all spectra (baseline inputs)."""
     preset = xpz_preset()
+    assert isinstance(preset.model, XpzNetConfig)
     scaler = make_scaler("per_spectrum", norm=SpectrumNorm.L2, minmax=False)
     scaler.fit(spectra.flux[split.train])
     data = make_training_data(spectra, split, scaler, input_channels=preset.model.input_channels)
@@ -174,12 +193,7 @@ def run_xpz(spectra, split: Split, args, work: Path) -> tuple[Result, Array]:
     temperature = result.model.calibrate(data.x_validation, data.z_validation)["temperature"]
     seconds += time.perf_counter() - t_start
     test = spectra[split.test]
-    x_test = torch.from_numpy(
-        np.stack(
-            [scaler.transform(test.flux), scaler.transform_error(test.flux, test.flux_error)],
-            axis=1,
-        ).astype(np.float32)
-    )
+    x_test = torch.from_numpy(model_inputs(scaler, test.flux, test.flux_error, 2))
     out = network_outputs(result.model, x_test)
     timed = x_test[:TIMING_ROWS]
     rate = best_rate(lambda: network_outputs(result.model, timed), len(timed))
@@ -189,11 +203,13 @@ def run_xpz(spectra, split: Split, args, work: Path) -> tuple[Result, Array]:
         "xpz", out["z_pred"], seconds, rate, result.model.num_parameters(),
         multiply_adds(preset.model), quantiles, out["pdf"], preset.model.z_grid(), notes,
     )  # fmt: skip
-    return res, scaler.transform(spectra.flux)
+    return res, np.asarray(scaler.transform(spectra.flux), dtype=np.float64)
 
 
-def run_baseline(name: str, model, features: Array, spectra, split: Split) -> Result:
-    z = spectra.z
+def run_baseline(
+    name: str, model: SvrBaseline | KnnBaseline, features: Array, spectra: Spectra, split: Split
+) -> Result:
+    z = spectra.require_z()
     start = time.perf_counter()
     model.fit(features[split.train], z[split.train])
     seconds = time.perf_counter() - start
@@ -218,7 +234,7 @@ def evaluate(result: Result, z_true: Array) -> dict[str, float]:
         q = result.quantiles
         row["cov68"] = coverage(z_true, q["z_q16"], q["z_q84"])
         row["cov95"] = coverage(z_true, q["z_q025"], q["z_q975"])
-    if result.pdf is not None:
+    if result.pdf is not None and result.grid is not None:
         row["pit_ks"] = pit_ks_statistic(zpdf.pit(result.pdf, result.grid, z_true))
         row["crps"] = float(np.mean(zpdf.crps(result.pdf, result.grid, z_true)))
     return row
@@ -299,6 +315,8 @@ def target_checks(results: dict[str, Result], rows: dict[str, dict], z_true: Arr
 
 
 def write_figures(xpz: Result, z_true: Array, figures: Path) -> list[str]:
+    """PIT histogram and coverage curve of the xpz PDFs; returns the written paths."""
+    assert xpz.pdf is not None and xpz.grid is not None
     pit = zpdf.pit(xpz.pdf, xpz.grid, z_true)
     observed = coverage_from_pit(pit, DEFAULT_COVERAGE_LEVELS)
     figures.mkdir(parents=True, exist_ok=True)
@@ -354,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "benchmarks/accuracy.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     spectra = simulate(args.n, seed=args.sim_seed)
     split = split_indices(args.n, seed=args.seed)
-    z_test = spectra.z[split.test].astype(np.float64)
+    z_test = spectra.require_z()[split.test].astype(np.float64)
     with tempfile.TemporaryDirectory(prefix="xpz-accuracy-") as tmp:
         work = Path(tmp)
         xpz, features = run_xpz(spectra, split, args, work)
