@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xpz.errors import XpzError
+from xpz.models.paper import PaperConfig
 from xpz.training.search_space import SearchSpace, paper_recipe, recipe_from_params, suggest
 
 if TYPE_CHECKING:
@@ -388,7 +389,7 @@ def plot_history(study: optuna.Study):  # -> matplotlib Figure
 
 
 def plot_importances(importances: dict[str, float]):  # -> matplotlib Figure
-    """Horizontal bars of parameter importances (fANOVA-style, sum 1)."""
+    """Horizontal bars of parameter importances (Optuna's default evaluator, sum 1)."""
     from matplotlib.figure import Figure
 
     names = list(importances)[::-1]
@@ -445,6 +446,8 @@ def write_outputs(
         best.params, base, pool=config.space.pool, name=f"tuned-{study.study_name}-{best.number}"
     )
     recipe_path = recipe.save(out_dir / RECIPE_FILE)
+    model = recipe.model
+    assert isinstance(model, PaperConfig)  # recipe_from_params makes paper CNNs
     rows = trial_rows(study)
     trials_csv = write_trials_csv(rows, out_dir / "trials.csv")
     importances = param_importances(study)
@@ -463,16 +466,15 @@ def write_outputs(
         f"Trials: {len(rows)} ({states['COMPLETE']} complete, {states['PRUNED'] - rejected} "
         f"pruned, {rejected} rejected as invalid, {states['FAIL']} failed or interrupted).",
         "",
-        f"Best: trial {best.number}, validation MAE {best.value:.4f}; "
+        f"Best: trial {best.number}, validation MAE {study.best_value:.4f}; "
         f"recipe `{RECIPE_FILE}` (`xpz train DATA -o RUN --config {RECIPE_FILE}`):",
         "",
         "- convolutions (filters/kernel): "
         + ", ".join(
-            f"{f}/{k}"
-            for f, k in zip(recipe.model.conv_filters, recipe.model.conv_kernels, strict=True)
+            f"{f}/{k}" for f, k in zip(model.conv_filters, model.conv_kernels, strict=True)
         ),
-        f"- dense units: {', '.join(map(str, recipe.model.dense_units))}",
-        f"- activation {recipe.model.activation.value}, loss {recipe.model.loss.value}, "
+        f"- dense units: {', '.join(map(str, model.dense_units))}",
+        f"- activation {model.activation.value}, loss {model.loss.value}, "
         f"optimizer {recipe.training.optimizer.value}, lr {recipe.training.lr:.3g}, "
         f"batch {recipe.training.batch_size}",
         "",
@@ -493,7 +495,7 @@ def write_outputs(
         storage=storage,
         n_finished=count_finished(study),
         best_number=best.number,
-        best_value=float(best.value),
+        best_value=float(study.best_value),
         best_params=dict(best.params),
         best_recipe=recipe,
         recipe_path=recipe_path,
