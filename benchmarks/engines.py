@@ -3,7 +3,7 @@
 Same simulated spectra (:func:`xpz.simulate.simulate`) and the same untrained
 Table 2 CNN (``PaperConfig()``; inference cost does not depend on training).
 In memory: :func:`xpz.inference.predict_spectra` vs
-:func:`xpz.export.predict_spectra_onnx`.  File to file (4 Parquet part files in,
+:func:`xpz.inference.predict_spectra` with an :class:`xpz.export.OnnxModel`.  File to file (4 Parquet part files in,
 a catalogue out): :func:`xpz.inference.predict_files` vs
 :func:`xpz.scale.dask_predict.predict_dask` on a local cluster of 2 worker
 processes with 1 thread each (started before timing; the first Dask run
@@ -37,7 +37,7 @@ def main() -> None:
     import torch
     from distributed import LocalCluster
 
-    from xpz.export import OnnxModel, predict_files_onnx, predict_spectra_onnx
+    from xpz.export import OnnxModel
     from xpz.inference import predict_files, predict_spectra
     from xpz.io.tables import write_spectra
     from xpz.models.paper import PaperConfig
@@ -64,13 +64,11 @@ def main() -> None:
             write_spectra(spectra[i * n // 4 : (i + 1) * n // 4], parts / f"part{i}.parquet")
         loaded, runner = load_model(model), OnnxModel(model)
         predict_spectra(loaded, spectra[:256])  # warm-up
-        predict_spectra_onnx(runner, spectra[:256])
+        predict_spectra(runner, spectra[:256])
 
         print("in memory:")
         torch_rate = timed("  torch, 1 process", n, lambda: predict_spectra(loaded, spectra))
-        onnx_rate = timed(
-            "  onnxruntime, 1 process", n, lambda: predict_spectra_onnx(runner, spectra)
-        )
+        onnx_rate = timed("  onnxruntime, 1 process", n, lambda: predict_spectra(runner, spectra))
         print("file to file (4 Parquet parts -> catalogue):")
         files = [parts]
         files_rate = timed(
@@ -78,7 +76,7 @@ def main() -> None:
         )
         files_onnx = timed(
             "  xpz predict --runtime onnx", n,
-            lambda: predict_files_onnx(model, files, root / "b.parquet"),
+            lambda: predict_files(model, files, root / "b.parquet", runtime="onnx"),
         )  # fmt: skip
         with LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from xpz.export import OnnxModel, export_onnx, predict_files_onnx
+from xpz.export import OnnxModel, export_onnx
 from xpz.training.checkpoint import load_model, predict_batches, save_model
 
 
@@ -115,7 +115,9 @@ def test_predict_files_onnx_matches_predict_files(tmp_path, toy_spectra):
     model_dir = _save_paper(tmp_path / "model", spectra.flux, MinMaxScaler())
     data = write_spectra(spectra, tmp_path / "in.parquet")
     torch_summary = predict_files(model_dir, [data], tmp_path / "torch.parquet", chunk_rows=7)
-    onnx_summary = predict_files_onnx(model_dir, [data], tmp_path / "onnx.parquet", chunk_rows=7)
+    onnx_summary = predict_files(
+        model_dir, [data], tmp_path / "onnx.parquet", chunk_rows=7, runtime="onnx"
+    )
     assert onnx_summary.rows == torch_summary.rows == len(spectra)
     assert onnx_summary.flagged == torch_summary.flagged
     a, b = Table.read(tmp_path / "torch.parquet"), Table.read(tmp_path / "onnx.parquet")
@@ -124,7 +126,7 @@ def test_predict_files_onnx_matches_predict_files(tmp_path, toy_spectra):
     assert a["flag"].tolist() == b["flag"].tolist()
     np.testing.assert_allclose(b["z_pred"], a["z_pred"], atol=1e-5)
     meta = pq.read_schema(tmp_path / "onnx.parquet").metadata
-    assert meta[b"runtime"] == b"onnxruntime"
+    assert meta[b"runtime"] == b"onnx"
     assert (
         meta[b"model_sha256"]
         == pq.read_schema(tmp_path / "torch.parquet").metadata[b"model_sha256"]

@@ -15,8 +15,8 @@ into one self-contained ``.onnx`` file:
   SHA-256, the pixel-layout and model-format versions.
 
 :class:`OnnxModel` runs such a file with onnxruntime and mirrors
-:func:`~xpz.training.checkpoint.predict_batches`; :func:`predict_files_onnx`
-is ``xpz predict --runtime onnx``.
+:func:`~xpz.training.checkpoint.predict_batches`; it is what
+:func:`xpz.inference.open_model` returns for ``xpz predict --runtime onnx``.
 """
 
 from __future__ import annotations
@@ -33,15 +33,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from xpz.errors import InputError, XpzError
 from xpz.io.atomic import atomic_path
-from xpz.spectra import Flag, Spectra
 
 __all__ = [
     "ONNX_OPSET",
     "OnnxModel",
     "export_onnx",
     "onnx_bytes",
-    "predict_files_onnx",
-    "predict_spectra_onnx",
 ]
 
 #: ONNX operator set the exporter targets (onnxruntime >= 1.12 runs it).
@@ -298,72 +295,3 @@ class OnnxModel:
             for name, value in zip(self.output_names, self.session.run(None, feed), strict=True):
                 parts[name].append(value)
         return {name: np.concatenate(values) for name, values in parts.items()}
-
-
-def predict_spectra_onnx(
-    model: OnnxModel, spectra: Spectra, *, batch_size: int = 1024
-) -> tuple[dict[str, NDArray], NDArray[np.uint32]]:
-    """Estimates and flags for one chunk, as :func:`xpz.inference.predict_spectra` gives them."""
-    from xpz.inference import flag_predictions
-
-    estimates = model.predict(spectra.flux, spectra.flux_error, batch_size=batch_size)
-    estimates.pop("pdf", None)
-    has_minmax = model.info["scaler"].get("scaling") != "none"
-    scaled = model.scaler.transform(spectra.flux) if has_minmax else None
-    z_range = model.metadata.get("z_range", (0.0, 0.6))
-    flag = flag_predictions(spectra, estimates["z_pred"], (z_range[0], z_range[1]), scaled)
-    return estimates, flag
-
-
-def provenance(info: Mapping[str, Any], model: Path, inputs: Sequence[Path], runtime: str) -> dict:
-    """Catalogue metadata naming the model (``model.json`` ``info``), inputs and runtime."""
-    import xpz
-
-    return {
-        "xpz_version": xpz.__version__,
-        "model": str(model),
-        "model_sha256": info["weights"]["sha256"],
-        "model_kind": info["model"]["kind"],
-        "layout_version": info["layout_version"],
-        "input_files": json.dumps([str(p) for p in inputs]),
-        "runtime": runtime,
-    }
-
-
-def predict_files_onnx(
-    model: str | os.PathLike[str] | OnnxModel,
-    inputs: Sequence[str | Path],
-    output: str | Path,
-    *,
-    chunk_rows: int = 100_000,
-    input_format: str | None = None,
-    output_format: str | None = None,
-    batch_size: int = 1024,
-    progress: bool = False,
-):  # -> xpz.inference.PredictSummary
-    """:func:`xpz.inference.predict_files` with onnxruntime instead of torch.
-
-    ``model`` is an ``.onnx`` file, a model directory (exported in memory) or
-    an :class:`OnnxModel`; the catalogue has the same columns and flags.
-    """
-    from tqdm.auto import tqdm
-
-    from xpz.inference import PredictSummary, _input_files, iter_input_spectra
-    from xpz.io.catalog import CatalogWriter
-
-    runner = model if isinstance(model, OnnxModel) else OnnxModel(model)
-    files = _input_files(inputs)
-    counts = {f.name: 0 for f in Flag if f.value}
-    meta = provenance(runner.info, runner.path, files, "onnxruntime")
-    with (
-        CatalogWriter(output, output_format, meta) as writer,
-        tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
-    ):
-        for spectra in iter_input_spectra(files, chunk_rows, input_format):
-            estimates, flag = predict_spectra_onnx(runner, spectra, batch_size=batch_size)
-            writer.write(estimates, spectra.source_id, flag)
-            for f in Flag:
-                if f.value:
-                    counts[f.name] += int(np.count_nonzero(flag & np.uint32(f.value)))
-            bar.update(len(spectra))
-    return PredictSummary(Path(output), writer.rows, counts)

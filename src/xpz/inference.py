@@ -16,6 +16,7 @@ layout is documented in :mod:`xpz.io.catalog`.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,11 +34,15 @@ __all__ = [
     "EDGE_MARGIN",
     "RANGE_MARGIN",
     "PredictSummary",
+    "Runtime",
     "flag_predictions",
+    "input_files",
     "iter_input_spectra",
+    "open_model",
     "predict",
     "predict_files",
     "predict_spectra",
+    "provenance",
 ]
 
 #: A scaled pixel counts as out of range beyond [0 - RANGE_MARGIN, 1 + RANGE_MARGIN].
@@ -48,14 +53,31 @@ RANGE_MAX_FRACTION = 0.05
 EDGE_MARGIN = 0.005
 
 
-def _load(model: Any):  # -> LoadedModel
+class Runtime(enum.Enum):
+    """What runs the network."""
+
+    TORCH = "torch"
+    #: onnxruntime on the model exported by :func:`xpz.export.export_onnx`.
+    ONNX = "onnx"
+
+
+def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
+    """A predictor for ``model`` (a model directory, an ``.onnx`` file, or an open one).
+
+    Torch gives a :class:`~xpz.training.checkpoint.LoadedModel`, ONNX an
+    :class:`~xpz.export.OnnxModel`; both offer ``predict(flux, flux_error,
+    batch_size)``, ``scaler``, ``metadata``, ``info`` and ``path``.
+    """
+    from xpz.export import OnnxModel
     from xpz.training.checkpoint import LoadedModel, load_model
 
-    return model if isinstance(model, LoadedModel) else load_model(model)
+    if isinstance(model, LoadedModel | OnnxModel):
+        return model
+    return OnnxModel(model) if Runtime(runtime) is Runtime.ONNX else load_model(model)
 
 
-def _z_range(loaded) -> tuple[float, float]:
-    z_range = loaded.metadata.get("z_range", (0.0, 0.6))
+def _z_range(model) -> tuple[float, float]:
+    z_range = model.metadata.get("z_range", (0.0, 0.6))
     return float(z_range[0]), float(z_range[1])
 
 
@@ -94,21 +116,20 @@ def flag_predictions(
 
 
 def predict_spectra(
-    loaded, spectra: Spectra, *, batch_size: int = 1024, keep_pdf: bool = False
+    model, spectra: Spectra, *, batch_size: int = 1024, keep_pdf: bool = False
 ) -> tuple[dict[str, NDArray], NDArray[np.uint32]]:
     """Estimates (``z_pred``, ``z_err``, quantiles...) and flags for one chunk of spectra.
 
-    ``keep_pdf`` keeps the full gridded ``pdf`` (N, K) of distributional models;
-    catalogues hold only the summaries.
+    ``model`` is an open predictor (:func:`open_model`).  ``keep_pdf`` keeps the
+    full gridded ``pdf`` (N, K) of distributional models; catalogues hold only
+    the summaries.
     """
-    from xpz.training.checkpoint import predict_batches
-
-    estimates = predict_batches(loaded, spectra.flux, spectra.flux_error, batch_size=batch_size)
+    estimates = model.predict(spectra.flux, spectra.flux_error, batch_size=batch_size)
     if not keep_pdf:
         estimates.pop("pdf", None)
-    has_minmax = loaded.scaler.to_dict().get("scaling") != "none"
-    scaled = loaded.scaler.transform(spectra.flux) if has_minmax else None
-    flag = flag_predictions(spectra, estimates["z_pred"], _z_range(loaded), scaled)
+    has_minmax = model.scaler.to_dict().get("scaling") != "none"
+    scaled = model.scaler.transform(spectra.flux) if has_minmax else None
+    flag = flag_predictions(spectra, estimates["z_pred"], _z_range(model), scaled)
     return estimates, flag
 
 
@@ -129,29 +150,34 @@ def _as_spectra(data: Any) -> Spectra:
     return spectra_from_table(data)
 
 
-def predict(model: Any, data: Any, *, batch_size: int = 1024):  # -> astropy.table.Table
+def predict(
+    model: Any, data: Any, *, batch_size: int = 1024, runtime: Runtime | str = Runtime.TORCH
+):  # -> astropy.table.Table
     """Redshifts for ``data`` with ``model``, as an astropy Table (the catalogue columns).
 
     Parameters
     ----------
-    model : path or LoadedModel
-        An xpz model directory (see :mod:`xpz.training.checkpoint`).
+    model : path or open model
+        An xpz model directory (see :mod:`xpz.training.checkpoint`), or an
+        ``.onnx`` file with ``runtime="onnx"``.
     data : Spectra, astropy Table, pandas DataFrame or path
         Sampled 186-pixel spectra or Gaia XP_CONTINUOUS rows.
     """
     from xpz.io.catalog import catalog_table
 
-    loaded = _load(model)
+    predictor = open_model(model, runtime)
     spectra = _as_spectra(data)
-    estimates, flag = predict_spectra(loaded, spectra, batch_size=batch_size)
-    table = catalog_table(estimates, spectra.source_id, flag, _provenance(loaded, []))
+    estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+    table = catalog_table(
+        estimates, spectra.source_id, flag, provenance(predictor, [], Runtime(runtime))
+    )
     if spectra.z is not None:
         table["z"] = spectra.z
         table["z"].description = "True (spectroscopic) redshift from the input"
     return table
 
 
-def _input_files(inputs: Sequence[str | Path]) -> list[Path]:
+def input_files(inputs: Sequence[str | Path]) -> list[Path]:
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -177,7 +203,7 @@ def iter_input_spectra(
     from xpz.io.gaia_xp_table import has_column
     from xpz.io.tables import iter_spectra
 
-    for path in _input_files(inputs):
+    for path in input_files(inputs):
         if has_column(path, "bp_coefficients", format) or has_column(
             path, "rp_coefficients", format
         ):
@@ -197,17 +223,19 @@ class PredictSummary:
     flagged: dict[str, int]
 
 
-def _provenance(loaded, inputs: Iterable[Path]) -> dict[str, Any]:
+def provenance(model, inputs: Iterable[Path], runtime: Runtime) -> dict[str, Any]:
+    """Catalogue metadata: xpz version, model, its checksum, inputs and runtime."""
     import xpz
 
-    info = json.loads((loaded.path / "model.json").read_text())
+    info = model.info
     return {
         "xpz_version": xpz.__version__,
-        "model": str(loaded.path),
+        "model": str(model.path),
         "model_sha256": info["weights"]["sha256"],
         "model_kind": info["model"]["kind"],
         "layout_version": info["layout_version"],
         "input_files": json.dumps([str(p) for p in inputs]),
+        "runtime": runtime.value,
     }
 
 
@@ -221,22 +249,25 @@ def predict_files(
     output_format: str | None = None,
     batch_size: int = 1024,
     progress: bool = False,
+    runtime: Runtime | str = Runtime.TORCH,
 ) -> PredictSummary:
     """Predict every row of ``inputs`` into the catalogue ``output`` (see module docs)."""
     from tqdm.auto import tqdm
 
     from xpz.io.catalog import CatalogWriter
 
-    loaded = _load(model)
-    files = _input_files(inputs)
+    predictor = open_model(model, runtime)
+    files = input_files(inputs)
     counts: dict[str, int] = {f.name: 0 for f in Flag if f.value}
     chunks = iter_input_spectra(files, chunk_rows, input_format)
     with (
-        CatalogWriter(output, output_format, _provenance(loaded, files)) as writer,
+        CatalogWriter(
+            output, output_format, provenance(predictor, files, Runtime(runtime))
+        ) as writer,
         tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
     ):
         for spectra in chunks:
-            estimates, flag = predict_spectra(loaded, spectra, batch_size=batch_size)
+            estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
             writer.write(estimates, spectra.source_id, flag)
             for f in Flag:
                 if f.value:

@@ -72,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"wrote {out}")
         return 0
-    if args.runtime == "onnx":
-        from xpz.export import predict_files_onnx as predict_files
     summary = predict_files(
         args.model,
         args.inputs,
@@ -83,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         output_format=args.format,
         batch_size=args.batch_size,
         progress=args.progress,
+        runtime=args.runtime,
     )
     print(format_summary(summary))
     return 0

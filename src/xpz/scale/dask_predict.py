@@ -21,7 +21,6 @@ paths must be visible to every worker (one shared filesystem).
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import json
 import os
@@ -32,19 +31,12 @@ from typing import Any
 import numpy as np
 
 from xpz.errors import InputError
+from xpz.inference import Runtime
 
 __all__ = ["Runtime", "is_hats", "predict_dask", "predict_partition", "worker_model"]
 
 #: Files that mark a folder as a HATS catalogue or collection.
 HATS_MARKERS = ("collection.properties", "hats.properties", "properties")
-
-
-class Runtime(enum.Enum):
-    """What runs the network inside each worker."""
-
-    TORCH = "torch"
-    #: onnxruntime on the model exported by :func:`xpz.export.onnx_bytes`.
-    ONNX = "onnx"
 
 
 def is_hats(path: str | os.PathLike[str]) -> bool:
@@ -126,18 +118,12 @@ def predict_partition(
     """
     import pandas as pd
 
+    from xpz.inference import predict_spectra
     from xpz.io.catalog import catalog_table
 
     predictor = worker_model(model, fingerprint, Runtime(runtime))
     spectra = partition_spectra(frame, source)
-    if Runtime(runtime) is Runtime.ONNX:
-        from xpz.export import predict_spectra_onnx
-
-        estimates, flag = predict_spectra_onnx(predictor, spectra, batch_size=batch_size)
-    else:
-        from xpz.inference import predict_spectra
-
-        estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+    estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
     table = catalog_table(estimates, spectra.source_id, flag)
     out = pd.DataFrame({name: table[name].data for name in table.colnames}, index=frame.index)
     for name in keep_columns:
@@ -174,11 +160,9 @@ def dask_client(
 
 
 def _provenance(model: Path, runtime: Runtime, input: Path) -> dict[str, str]:
-    from xpz.export import OnnxModel, provenance
-    from xpz.training.checkpoint import MODEL_JSON
+    from xpz.inference import open_model, provenance
 
-    info = json.loads((model / MODEL_JSON).read_text()) if model.is_dir() else OnnxModel(model).info
-    meta = provenance(info, model, [input], "onnxruntime" if runtime is Runtime.ONNX else "torch")
+    meta = provenance(open_model(model, runtime), [input], runtime)
     return {key: str(value) for key, value in meta.items()} | {"engine": "dask"}
 
 

@@ -143,12 +143,27 @@ def save_model(
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model ready for inference (eval mode) with its scaler and stored metadata."""
+    """A model ready for inference (eval mode) with its scaler and stored metadata.
+
+    :meth:`predict` and :attr:`info` are what the inference code needs from any
+    runtime (:class:`xpz.export.OnnxModel` offers the same).
+    """
 
     model: RedshiftModel
     scaler: Scaler
     metadata: Mapping[str, Any]
     path: Path
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The whole ``model.json`` (config, scaler, checksum, versions, metadata)."""
+        return _read_model_json(self.path)
+
+    def predict(
+        self, flux: ArrayLike, flux_error: ArrayLike | None = None, batch_size: int = 4096
+    ) -> dict[str, NDArray[np.floating]]:
+        """:func:`predict_batches` with this model."""
+        return predict_batches(self, flux, flux_error, batch_size=batch_size)
 
 
 def _read_model_json(path: Path) -> dict[str, Any]:
