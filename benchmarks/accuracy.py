@@ -193,7 +193,9 @@ def run_xpz(
     temperature = result.model.calibrate(data.x_validation, data.z_validation)["temperature"]
     seconds += time.perf_counter() - t_start
     test = spectra[split.test]
-    x_test = torch.from_numpy(model_inputs(scaler, test.flux, test.flux_error, 2))
+    x_test = torch.from_numpy(
+        model_inputs(scaler, test.flux, test.flux_error, preset.model.input_channels)
+    )
     out = network_outputs(result.model, x_test)
     timed = x_test[:TIMING_ROWS]
     rate = best_rate(lambda: network_outputs(result.model, timed), len(timed))

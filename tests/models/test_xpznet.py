@@ -142,7 +142,7 @@ def test_preset() -> None:
     preset = xpz_preset()
     assert isinstance(preset, Preset) and preset.name == "xpz"
     assert isinstance(build_model(preset.model, seed=0), XpzNet)
-    assert preset.model.input_channels == 2 and preset.training.batch_size == 256
+    assert preset.model.input_channels == 1 and preset.training.batch_size == 256
 
 
 def _tiny_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, object]:

@@ -269,15 +269,17 @@ class XpzNet(RedshiftModel):
 
 
 def xpz_preset() -> Preset:
-    """The ``xpz`` preset: :class:`XpzNet` on flux + flux errors, AdamW-style one-cycle training.
+    """The ``xpz`` preset: :class:`XpzNet` on per-spectrum-normalised flux, one-cycle Adam training.
 
     Inputs: ``Scaling.PER_SPECTRUM`` with ``norm=SpectrumNorm.L2, minmax=False``
-    (the L2 norm is positive for every spectrum, unlike the median), two
-    channels (flux and flux error).
+    (the L2 norm is positive for every spectrum, unlike the median), one
+    channel.  Flux errors are not used: the simulator's errors are the exact
+    noise level of the *noiseless* spectrum, so on simulated data they reveal
+    the true spectral shape, which real errors do not.
     """
     return Preset(
         name="xpz",
-        model=XpzNetConfig(input_channels=2),
+        model=XpzNetConfig(input_channels=1),
         training=TrainConfig(
             epochs=12,
             batch_size=256,
@@ -289,8 +291,8 @@ def xpz_preset() -> Preset:
         ),
         description=(
             "small CNN with a softmax over 150 redshift bins on [0, 0.6] (median, quantiles, PDF); "
-            "per-spectrum L2-normalised flux and flux error; Adam lr 3e-3 one-cycle, batch 256, "
-            "12 epochs; temperature calibrated on the validation set"
+            "per-spectrum L2-normalised flux; Adam lr 3e-3 one-cycle, batch 256, 12 epochs; "
+            "softmax temperature calibrated on the validation set"
         ),
     )
 
