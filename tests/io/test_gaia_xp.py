@@ -344,7 +344,7 @@ def test_float_source_ids_are_refused(table):
 
 
 def test_unknown_suffix_and_absent_file(tmp_path):
-    with pytest.raises(InputError, match="cannot tell the format"):
+    with pytest.raises(InputError, match="cannot tell the table format"):
         read_xp_continuous(tmp_path / "xp.dat")
     with pytest.raises(InputError, match="no such file"):
         read_xp_continuous(tmp_path / "absent.csv")

@@ -24,7 +24,6 @@ or 1-D arrays, with ``None`` / NaN for a missing value and an
 
 from __future__ import annotations
 
-import enum
 import gzip
 import re
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xpz.errors import InputError
+from xpz.io.tables import TableFormat
 
 __all__ = [
     "RawTable",
@@ -49,48 +49,16 @@ __all__ = [
 ]
 
 
-class TableFormat(enum.Enum):
-    """File formats in which the Gaia archive (or a user) stores XP tables."""
-
-    CSV = "csv"
-    ECSV = "ecsv"
-    FITS = "fits"
-    VOTABLE = "votable"
-    PARQUET = "parquet"
-
-
-_SUFFIXES = {
-    ".csv": TableFormat.CSV,
-    ".ecsv": TableFormat.ECSV,
-    ".fits": TableFormat.FITS,
-    ".fit": TableFormat.FITS,
-    ".xml": TableFormat.VOTABLE,
-    ".vot": TableFormat.VOTABLE,
-    ".votable": TableFormat.VOTABLE,
-    ".parquet": TableFormat.PARQUET,
-    ".pq": TableFormat.PARQUET,
-}
-
-
 def guess_format(path: str | Path, format: str | TableFormat | None = None) -> TableFormat:
     """The table format of ``path``: ``format`` if given, else from the suffix (``.gz`` ignored).
 
     >>> guess_format("spectra.csv.gz").value, guess_format("x.dat", "fits").value
     ('csv', 'fits')
     """
-    if format is not None:
-        try:
-            return format if isinstance(format, TableFormat) else TableFormat(str(format).lower())
-        except ValueError:
-            known = ", ".join(f.value for f in TableFormat)
-            raise InputError(f"unknown format {format!r} (known: {known})", path=path) from None
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes.pop()
-    if suffixes and suffixes[-1] in _SUFFIXES:
-        return _SUFFIXES[suffixes[-1]]
-    known = ", ".join(sorted(_SUFFIXES))
-    raise InputError(f"cannot tell the format from the file name (known: {known})", path=path)
+    name = Path(path).name
+    if format is None and name.lower().endswith(".gz") and not name.lower().endswith(".fits.gz"):
+        return TableFormat.from_path(name[:-3])
+    return TableFormat.resolve(path, format)
 
 
 @dataclass(frozen=True)
@@ -137,8 +105,14 @@ def _read_file(path: Path, fmt: TableFormat) -> Any:
         return pd.read_parquet(path)
     from astropy.table import Table
 
-    astropy_format = {TableFormat.ECSV: "ascii.ecsv", TableFormat.FITS: "fits"}
-    return Table.read(path, format=astropy_format.get(fmt, "votable"))
+    astropy_format = {
+        TableFormat.ECSV: "ascii.ecsv",
+        TableFormat.FITS: "fits",
+        TableFormat.VOTABLE: "votable",
+    }
+    if fmt not in astropy_format:
+        raise InputError(f"XP_CONTINUOUS tables are not read from {fmt.value} files", path=path)
+    return Table.read(path, format=astropy_format[fmt])
 
 
 def has_column(path: str | Path, name: str, format: str | TableFormat | None = None) -> bool:
