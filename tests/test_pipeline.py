@@ -87,3 +87,26 @@ def test_cli_train_with_config_then_predict(tmp_path, small_sim, tiny_recipe, ca
     from astropy.table import Table
 
     assert len(Table.read(cat)) == len(small_sim)
+
+
+def test_distributional_model_report_has_uncertainties(tmp_path, small_sim):
+    from xpz.models.xpznet import XpzNetConfig
+
+    recipe = Recipe(
+        model=XpzNetConfig(conv_filters=(4, 8), conv_kernels=(5, 3), hidden_units=16, n_bins=30),
+        training=TrainConfig(epochs=1, batch_size=64, progress=False),
+        scaling={"scaling": "per_spectrum", "norm": "l2", "minmax": False},
+        name="tiny-xpz",
+    )
+    result = run_training(small_sim, recipe, tmp_path / "run")
+    figures = {p.name for p in (tmp_path / "run" / "report" / "figures").iterdir()}
+    assert {"pit_histogram.png", "coverage.png"} <= figures
+    record = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
+    assert 0 <= record["uncertainty"]["quantile_coverage"]["0.68"] <= 1
+    assert record["uncertainty"]["crps_mean"] > 0
+    model_json = json.loads((result.model_dir / "model.json").read_text())
+    assert model_json["metadata"]["calibration"]["temperature"] > 0
+    import pyarrow.parquet as pq
+
+    columns = pq.read_schema(tmp_path / "run" / "test_predictions.parquet").names
+    assert {"z_q16", "z_q84", "z_err"} <= set(columns)

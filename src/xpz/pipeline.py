@@ -143,7 +143,7 @@ def _report(
     from xpz.evaluation.report import write_report
 
     quantiles = {k: v for k, v in predictions.items() if k.startswith("z_q")}
-    grid = getattr(loaded.model, "z_grid", None)
+    grid = loaded.model.pdf_grid()
     return write_report(
         out_dir,
         z_true=spectra.require_z(),
@@ -152,7 +152,7 @@ def _report(
         spectra=spectra,
         quantiles=quantiles or None,
         pdf=predictions.get("pdf"),
-        pdf_grid=None if grid is None or "pdf" not in predictions else grid().numpy(),
+        pdf_grid=grid if "pdf" in predictions else None,
         title=title,
         config=config,
     )

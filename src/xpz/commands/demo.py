@@ -17,7 +17,7 @@ HELP = (
 )
 
 #: Default demo budget per preset: (number of simulated spectra, epochs).
-DEMO_BUDGET = {"xpz": (100_000, None), "paper": (40_000, 4)}
+DEMO_BUDGET = {"xpz": (60_000, None), "paper": (40_000, 4)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,7 +25,9 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor, nn
 
 __all__ = [
@@ -202,6 +204,10 @@ class RedshiftModel(nn.Module, abc.ABC):
     @abc.abstractmethod
     def summarize(self, output: Tensor) -> dict[str, Tensor]:
         """Per-spectrum estimates from ``output``: at least ``z_pred`` (N,)."""
+
+    def pdf_grid(self) -> NDArray[np.float64] | None:
+        """Redshifts at which ``summarize()["pdf"]`` is given (None: the model gives no PDF)."""
+        return None
 
     def calibrate(self, x: Tensor, z: Tensor) -> dict[str, float]:
         """Fit post-hoc calibration on held-out inputs ``x`` and redshifts ``z``.

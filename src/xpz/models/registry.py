@@ -135,13 +135,6 @@ register_preset(
     )
 )
 
-# Model kinds defined in their own modules register themselves on import; importing
-# them here means that loading any model file finds its kind.
-from xpz.models import xpznet as _xpznet  # noqa: E402
-
-register_preset(
-    dataclasses.replace(
-        _xpznet.xpz_preset(),
-        scaling={"scaling": Scaling.PER_SPECTRUM.value, "norm": "l2", "minmax": False},
-    )
-)
+# Model kinds defined in their own modules register themselves (and their presets)
+# on import; importing them here means that loading any model file finds its kind.
+import xpz.models.xpznet  # noqa: E402, F401

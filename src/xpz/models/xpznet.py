@@ -42,7 +42,8 @@ from xpz import pdf as zpdf
 from xpz.evaluation.calibrate import calibrate_temperature
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.paper import PaperConfig
-from xpz.models.registry import Preset, register
+from xpz.models.registry import Preset, register, register_preset
+from xpz.preprocess import Scaling, SpectrumNorm
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 
 __all__ = [
@@ -248,6 +249,10 @@ class XpzNet(RedshiftModel):
         """Probability of each redshift bin, (N, n_bins), with the fitted temperature."""
         return torch.softmax(output.float() / self.temperature, dim=1)
 
+    def pdf_grid(self) -> NDArray[np.float64]:
+        """Bin centres of the redshift grid on which ``summarize()["pdf"]`` is given."""
+        return self.config.z_grid()
+
     def summarize(self, output: Tensor) -> dict[str, Tensor]:
         """Median (``z_pred``), ``z_err`` = (q84 - q16) / 2, four quantiles and the density ``pdf``.
 
@@ -294,7 +299,13 @@ def xpz_preset() -> Preset:
             "per-spectrum L2-normalised flux; Adam lr 3e-3 one-cycle, batch 256, 12 epochs; "
             "softmax temperature calibrated on the validation set"
         ),
+        scaling={
+            "scaling": Scaling.PER_SPECTRUM.value,
+            "norm": SpectrumNorm.L2.value,
+            "minmax": False,
+        },
     )
 
 
 register(XpzNet.kind, XpzNet)
+register_preset(xpz_preset())
