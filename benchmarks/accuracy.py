@@ -56,7 +56,7 @@ from xpz.models.baselines import KnnBaseline, KnnConfig, SvrBaseline, SvrConfig
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model, get_preset
 from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds, xpz_preset
-from xpz.preprocess import SpectrumNorm, make_scaler
+from xpz.preprocess import make_scaler
 from xpz.simulate import simulate
 from xpz.spectra import Spectra
 from xpz.split import Split, split_indices
@@ -150,7 +150,7 @@ def describe_run(result: TrainResult, seconds: float) -> str:
 def run_paper(spectra: Spectra, split: Split, args: argparse.Namespace, work: Path) -> Result:
     preset = get_preset("paper")
     assert isinstance(preset.model, PaperConfig)
-    scaler = make_scaler("minmax").fit(spectra.flux[split.train])
+    scaler = make_scaler(**preset.scaling).fit(spectra.flux[split.train])
     data = make_training_data(spectra, split, scaler, input_channels=1)
     config = preset.training.replace(
         epochs=args.paper_epochs,
@@ -177,8 +177,7 @@ def run_xpz(
     """Train and calibrate xpz; also return the scaled fluxes of all spectra (baseline inputs)."""
     preset = xpz_preset()
     assert isinstance(preset.model, XpzNetConfig)
-    scaler = make_scaler("per_spectrum", norm=SpectrumNorm.L2, minmax=False)
-    scaler.fit(spectra.flux[split.train])
+    scaler = make_scaler(**preset.scaling).fit(spectra.flux[split.train])
     data = make_training_data(spectra, split, scaler, input_channels=preset.model.input_channels)
     config = preset.training.replace(
         epochs=args.xpz_epochs or preset.training.epochs,

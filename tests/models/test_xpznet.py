@@ -143,6 +143,8 @@ def test_preset() -> None:
     assert isinstance(preset, Preset) and preset.name == "xpz"
     assert isinstance(build_model(preset.model, seed=0), XpzNet)
     assert preset.model.input_channels == 1 and preset.training.batch_size == 256
+    scaler = make_scaler(**preset.scaling)
+    assert scaler.to_dict() == {"scaling": "per_spectrum", "norm": "l2", "minmax": None}
 
 
 def _tiny_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, object]:
