@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["resolve_device", "torch_settings"]
+__all__ = ["default_num_threads", "process_device", "resolve_device", "torch_settings"]
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -23,6 +23,36 @@ def resolve_device(spec: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {spec!r} requested but no CUDA device is available")
     return device
+
+
+def process_device(spec: str, *, local_rank: int, processes_per_node: int) -> torch.device:
+    """The device of training process ``local_rank`` of ``processes_per_node`` on a node.
+
+    With several processes, "auto" and "cuda" mean GPU number ``local_rank``
+    (one GPU per process); an explicit "cuda:N" is taken as it is.  One process
+    gets :func:`resolve_device` of ``spec``.
+
+    >>> process_device("cpu", local_rank=1, processes_per_node=2)
+    device(type='cpu')
+    """
+    device = resolve_device(spec)
+    if processes_per_node == 1 or device.type != "cuda" or device.index is not None:
+        return device
+    if local_rank >= torch.cuda.device_count():
+        raise ValueError(
+            f"process {local_rank} of {processes_per_node} on this node needs a GPU of its own, "
+            f"but only {torch.cuda.device_count()} are visible"
+        )
+    return torch.device("cuda", local_rank)
+
+
+def default_num_threads(processes_per_node: int) -> int:
+    """CPU threads per process when not set: the node's cores shared by its training processes.
+
+    >>> default_num_threads(os.cpu_count() or 1) == 1
+    True
+    """
+    return max(1, (os.cpu_count() or 1) // processes_per_node)
 
 
 @contextlib.contextmanager

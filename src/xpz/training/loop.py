@@ -30,29 +30,50 @@ from typing import Any, Protocol
 
 import torch
 from safetensors.torch import load_file
-from torch import Tensor
 from tqdm.auto import tqdm
 
 from xpz.errors import XpzError
 from xpz.io.atomic import atomic_path
-from xpz.models.base import LossKind, RedshiftModel, point_loss
+from xpz.models.base import RedshiftModel
 from xpz.training.checkpoint import (
     WEIGHTS_FILE,
     load_training_state,
     save_model,
     save_training_state,
 )
-from xpz.training.config import Optimizer, Schedule, TrainConfig
+from xpz.training.config import TrainConfig
 from xpz.training.data import TrainingData, make_training_data
-from xpz.training.device import resolve_device, torch_settings
+from xpz.training.device import default_num_threads, process_device, torch_settings
+from xpz.training.distributed import (
+    Topology,
+    all_reduce_max,
+    barrier,
+    batch_bounds,
+    current_topology,
+    join_process_group,
+    shard_batches,
+    wrap_model,
+)
+from xpz.training.epoch import (
+    LossFunction,
+    Totals,
+    evaluate_loss,
+    evaluate_totals,
+    make_loss,
+    make_optimizer,
+    make_scheduler,
+    train_one_epoch,
+)
 
 __all__ = [
     "EpochCallback",
     "EpochMetrics",
     "StopReason",
     "TrainResult",
+    "Totals",
     "TrainingData",
     "evaluate_loss",
+    "evaluate_totals",
     "make_optimizer",
     "make_scheduler",
     "make_training_data",
@@ -68,8 +89,6 @@ BEST_DIR = "best"
 MODEL_DIR = "model"
 #: Settings that may differ between an interrupted run and its resumption.
 _RUNTIME_FIELDS = ("num_threads", "device", "progress", "eval_batch_size")
-
-LossFunction = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +124,8 @@ class TrainResult:
     best_val_loss: float
     stop_reason: StopReason
     run_dir: Path
+    #: Training rows seen in each epoch, by all processes together.
+    samples_per_epoch: tuple[int, ...] = ()
 
     @property
     def model_dir(self) -> Path:
@@ -136,102 +157,6 @@ class _EarlyStopping:
         return False
 
 
-def make_optimizer(model: RedshiftModel, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer, with Keras' default constants (epsilon 1e-7; RMSprop rho 0.9)."""
-    params, lr, wd = model.parameters(), config.lr, config.weight_decay
-    if config.optimizer is Optimizer.ADAMAX:
-        return torch.optim.Adamax(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
-    if config.optimizer is Optimizer.ADAM:
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
-    if config.optimizer is Optimizer.RMSPROP:
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-
-
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """Per-batch learning-rate schedule over ``config.epochs`` epochs (None: constant)."""
-    total = config.epochs * steps_per_epoch
-    if config.schedule is Schedule.ONE_CYCLE:
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=total, cycle_momentum=False
-        )
-    if config.schedule is Schedule.COSINE:
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    return None
-
-
-def make_loss(model: RedshiftModel, override: LossKind | None) -> LossFunction:
-    """The model's own loss, or a point loss ``override`` for point-estimate models."""
-    if override is None:
-        return model.loss
-    if not model.point_estimate:
-        raise ValueError(f"a loss override needs a point-estimate model, not {model.kind!r}")
-
-    def loss(output: Tensor, z: Tensor) -> Tensor:
-        return point_loss(override, model.summarize(output)["z_pred"], z)
-
-    return loss
-
-
-def train_one_epoch(
-    model: RedshiftModel,
-    loss_fn: LossFunction,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    x: Tensor,
-    z: Tensor,
-    *,
-    batch_size: int,
-    generator: torch.Generator,
-    progress: tqdm | None = None,
-) -> tuple[float, float]:
-    """One pass over (x, z) in a random order; returns mean (loss, MAE) over samples."""
-    model.train()
-    order = torch.randperm(len(z), generator=generator).to(z.device)
-    loss_sum = torch.zeros((), dtype=torch.float64, device=z.device)
-    abs_sum = torch.zeros((), dtype=torch.float64, device=z.device)
-    for step, start in enumerate(range(0, len(z), batch_size)):
-        rows = order[start : start + batch_size]
-        xb, zb = x[rows], z[rows]
-        optimizer.zero_grad(set_to_none=True)
-        output = model(xb)
-        loss = loss_fn(output, zb)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        with torch.no_grad():
-            loss_sum += loss.detach() * len(rows)
-            abs_sum += (model.summarize(output)["z_pred"] - zb).abs().sum()
-        if progress is not None:
-            progress.update(1)
-            if step % 50 == 0:
-                seen = min(start + batch_size, len(z))
-                progress.set_postfix(
-                    loss=f"{loss_sum.item() / seen:.5f}",
-                    mae=f"{abs_sum.item() / seen:.4f}",
-                    refresh=False,
-                )
-    return loss_sum.item() / len(z), abs_sum.item() / len(z)
-
-
-def evaluate_loss(
-    model: RedshiftModel, loss_fn: LossFunction, x: Tensor, z: Tensor, *, batch_size: int
-) -> tuple[float, float]:
-    """Mean (loss, MAE) over (x, z) in eval mode, without gradients."""
-    model.eval()
-    loss_sum, abs_sum = 0.0, 0.0
-    with torch.inference_mode():
-        for start in range(0, len(z), batch_size):
-            xb, zb = x[start : start + batch_size], z[start : start + batch_size]
-            output = model(xb)
-            loss_sum += loss_fn(output, zb).item() * len(zb)
-            abs_sum += (model.summarize(output)["z_pred"] - zb).abs().sum().item()
-    return loss_sum / len(z), abs_sum / len(z)
-
-
 def write_history(path: Path, history: Sequence[EpochMetrics]) -> None:
     """Write the per-epoch history as CSV, atomically."""
     names = [f.name for f in dataclasses.fields(EpochMetrics)]
@@ -252,53 +177,70 @@ def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
 
 @dataclasses.dataclass
 class _Session:
-    """Everything one run carries from epoch to epoch."""
+    """Everything one run carries from epoch to epoch (in each process, when there are several)."""
 
     model: RedshiftModel
+    #: What runs the forward pass: ``model``, or its DistributedDataParallel wrapper.
+    network: torch.nn.Module
     data: TrainingData
     config: TrainConfig
     run_dir: Path
     device: torch.device
+    topology: Topology
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler | None
     loss_fn: LossFunction
     generator: torch.Generator
     stopping: _EarlyStopping
     history: list[EpochMetrics]
+    #: Training rows seen per epoch by all processes together.
+    samples_per_epoch: list[int]
     stop_reason: StopReason = StopReason.COMPLETED
 
     @classmethod
     def start(
-        cls, model: RedshiftModel, data: TrainingData, config: TrainConfig, run_dir: Path
+        cls,
+        model: RedshiftModel,
+        data: TrainingData,
+        config: TrainConfig,
+        run_dir: Path,
+        *,
+        device: torch.device,
+        topology: Topology,
     ) -> _Session:
         torch.manual_seed(config.seed)
-        device = resolve_device(config.device)
         model.to(device)
         optimizer = make_optimizer(model, config)
-        steps_per_epoch = math.ceil(len(data.z_train) / config.batch_size)
+        n_train = len(data.z_train)
+        steps_per_epoch = len(batch_bounds(n_train, config.batch_size, topology.world_size))
+        # every process validates its share of the validation rows
+        shard = slice(topology.rank, None, topology.world_size)
         on_device = dataclasses.replace(
             data,
             x_train=data.x_train.to(device),
             z_train=data.z_train.to(device),
-            x_validation=data.x_validation.to(device),
-            z_validation=data.z_validation.to(device),
+            x_validation=data.x_validation[shard].to(device),
+            z_validation=data.z_validation[shard].to(device),
         )
         return cls(
             model=model,
+            network=wrap_model(model, device, topology),
             data=on_device,
             config=config,
             run_dir=run_dir,
             device=device,
+            topology=topology,
             optimizer=optimizer,
             scheduler=make_scheduler(optimizer, config, steps_per_epoch),
             loss_fn=make_loss(model, config.loss),
             generator=torch.Generator().manual_seed(config.seed),
             stopping=_EarlyStopping(config.early_stopping_min_delta),
             history=[],
+            samples_per_epoch=[],
         )
 
     def restore(self) -> None:
-        """Continue from ``run_dir/checkpoint``."""
+        """Continue from ``run_dir/checkpoint`` (every process reads the same one)."""
         loop = load_training_state(
             self.run_dir / CHECKPOINT_DIR,
             model=self.model,
@@ -309,7 +251,14 @@ class _Session:
         _check_resumable(loop["config"], self.config)
         self.stopping = _EarlyStopping(**loop["early_stopping"])
         self.history = [EpochMetrics(**row) for row in loop["history"]]
+        self.samples_per_epoch = list(loop["samples_per_epoch"])
         self.stop_reason = StopReason(loop["stop_reason"])
+
+    def write(self, write: Callable[[], object]) -> None:
+        """Let the main process ``write`` files; the others wait until it is done."""
+        if self.topology.is_main:
+            write()
+        barrier(self.topology)
 
     def save(self) -> None:
         """Write history and training state (after every epoch)."""
@@ -318,6 +267,7 @@ class _Session:
             "config": self.config.to_dict(),
             "early_stopping": dataclasses.asdict(self.stopping),
             "history": [dataclasses.asdict(h) for h in self.history],
+            "samples_per_epoch": self.samples_per_epoch,
             "stop_reason": self.stop_reason.value,
         }
         save_training_state(
@@ -339,26 +289,35 @@ class _Session:
 
     def run_epoch(self, epoch: int, show_progress: bool) -> EpochMetrics:
         """Train one epoch, validate, update early stopping, save the best model."""
-        config, start = self.config, time.perf_counter()
+        config, topology, start = self.config, self.topology, time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
         x, z = self.data.x_train, self.data.z_train
-        steps = math.ceil(len(z) / config.batch_size)
+        order = torch.randperm(len(z), generator=self.generator).to(z.device)
+        batches = shard_batches(
+            order, batch_size=config.batch_size, rank=topology.rank, world_size=topology.world_size
+        )
         desc = f"epoch {epoch}/{config.epochs}"
-        with tqdm(total=steps, desc=desc, disable=not show_progress, leave=False) as bar:
-            train_loss, train_mae = train_one_epoch(
+        with tqdm(total=len(batches), desc=desc, disable=not show_progress, leave=False) as bar:
+            trained = train_one_epoch(
                 self.model, self.loss_fn, self.optimizer, self.scheduler, x, z,
-                batch_size=config.batch_size, generator=self.generator, progress=bar,
+                batches=batches, network=self.network, progress=bar,
             )  # fmt: skip
         x, z = self.data.x_validation, self.data.z_validation
-        val_loss, val_mae = evaluate_loss(
+        validated = evaluate_totals(
             self.model, self.loss_fn, x, z, batch_size=config.eval_batch_size
         )
-        seconds = time.perf_counter() - start
-        metrics = EpochMetrics(epoch, train_loss, train_mae, val_loss, val_mae, lr, seconds)
+        trained, validated = (
+            trained.summed(topology, self.device),
+            validated.summed(topology, self.device),
+        )
+        (seconds,) = all_reduce_max([time.perf_counter() - start], topology, self.device)
+        metrics = EpochMetrics(epoch, *trained.means(), *validated.means(), lr, seconds)
         self.history.append(metrics)
-        log.info("%s", metrics)
-        if self.stopping.update(epoch, val_loss):
-            self.save_model(BEST_DIR, metrics)
+        self.samples_per_epoch.append(trained.rows)
+        if topology.is_main:
+            log.info("%s", metrics)
+        if self.stopping.update(epoch, metrics.val_loss):
+            self.write(lambda: self.save_model(BEST_DIR, metrics))
         patience = config.early_stopping_patience
         if patience is not None and self.stopping.epochs_without_improvement >= patience:
             self.stop_reason = StopReason.EARLY_STOPPING
@@ -371,7 +330,7 @@ class _Session:
             best = load_file(str(self.run_dir / BEST_DIR / WEIGHTS_FILE), device=str(self.device))
             self.model.load_state_dict(best)
             chosen = self.history[self.stopping.best_epoch - 1]
-        self.save_model(MODEL_DIR, chosen)
+        self.write(lambda: self.save_model(MODEL_DIR, chosen))
         return TrainResult(
             model=self.model,
             history=tuple(self.history),
@@ -379,7 +338,17 @@ class _Session:
             best_val_loss=self.stopping.best_loss,
             stop_reason=self.stop_reason,
             run_dir=self.run_dir,
+            samples_per_epoch=tuple(self.samples_per_epoch),
         )
+
+
+def _stop_asked(
+    callbacks: Sequence[EpochCallback], metrics: EpochMetrics, session: _Session
+) -> bool:
+    """Whether a callback (in any process) asks to stop after this epoch."""
+    asked = [callback.on_epoch_end(metrics.epoch, metrics) for callback in callbacks]
+    (anywhere,) = all_reduce_max([float(any(asked))], session.topology, session.device)
+    return anywhere > 0
 
 
 def train(
@@ -398,6 +367,13 @@ def train(
     without it, ``run_dir`` must not hold a run already.  Callbacks run after the
     epoch's checkpoint is written, so an exception in one (or Ctrl-C) loses no
     finished epoch.
+
+    Started by ``torchrun`` (or in a process group the caller set up), every
+    process runs this with the same arguments: the model is trained with
+    ``DistributedDataParallel``, each epoch's training rows are shared out
+    among the processes (``batch_size`` rows per process and step), and only
+    process 0 writes ``run_dir``, which all processes must see (a shared file
+    system when on several nodes).  See :mod:`xpz.training.distributed`.
     """
     run_dir = Path(run_dir)
     if data.input_channels != model.input_channels:
@@ -406,15 +382,25 @@ def train(
         )
     if not resume and (run_dir / CHECKPOINT_DIR).exists():
         raise XpzError(f"{run_dir} already holds a training run; resume it or use a new directory")
+    topology = current_topology()
+    device = process_device(
+        config.device, local_rank=topology.local_rank, processes_per_node=topology.local_world_size
+    )
     show_progress = config.progress if config.progress is not None else sys.stderr.isatty()
-    with torch_settings(num_threads=config.num_threads, deterministic=config.deterministic):
-        session = _Session.start(model, data, config, run_dir)
+    threads = config.num_threads or default_num_threads(topology.local_world_size)
+    join_process_group(topology, device)
+    with torch_settings(num_threads=threads, deterministic=config.deterministic):
+        session = _Session.start(model, data, config, run_dir, device=device, topology=topology)
         if resume:
             session.restore()
         while session.stop_reason is StopReason.COMPLETED and len(session.history) < config.epochs:
-            metrics = session.run_epoch(len(session.history) + 1, show_progress)
-            session.save()
-            stop_asked = [callback.on_epoch_end(metrics.epoch, metrics) for callback in callbacks]
-            if any(stop_asked) and session.stop_reason is StopReason.COMPLETED:
+            metrics = session.run_epoch(
+                len(session.history) + 1, show_progress and topology.is_main
+            )
+            session.write(session.save)
+            if (
+                _stop_asked(callbacks, metrics, session)
+                and session.stop_reason is StopReason.COMPLETED
+            ):
                 session.stop_reason = StopReason.CALLBACK
         return session.finish()
