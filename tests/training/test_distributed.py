@@ -8,6 +8,8 @@ CPU processes (gloo on 127.0.0.1); each process trains through
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -142,9 +144,19 @@ def _free_port() -> int:
 
 
 def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``torchrun`` with 2 processes on 127.0.0.1; all of them killed if it hangs."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
     command += ["--master-addr", "127.0.0.1", "--master-port", str(_free_port()), *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180)
+    pipe = subprocess.PIPE
+    with subprocess.Popen(
+        command, cwd=cwd, stdout=pipe, stderr=pipe, text=True, start_new_session=True
+    ) as launcher:
+        try:
+            stdout, stderr = launcher.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, launcher.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +213,19 @@ def test_resume_under_torchrun_matches_the_uninterrupted_run(two_processes: Path
         assert resumed["history"] == whole["history"]
         for name in whole_weights:
             assert torch.equal(resumed_weights[name], whole_weights[name]), name
+
+
+@pytest.mark.slow
+def test_xpz_train_runs_under_torchrun(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "xpz.cli"]
+    subprocess.run([*cli, "simulate", "-n", "300", "--seed", "1", "-o", "sim.parquet"],
+                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    options = ["--preset", "paper", "--epochs", "2", "--device", "cpu", "--no-progress"]
+    done = _torchrun(["-m", "xpz.cli", "train", "sim.parquet", "-o", "run", *options], tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 2
+    assert load_model(tmp_path / "run" / "model").metadata["training"]["epochs"] == 2
+    assert (tmp_path / "run" / "report" / "report.html").is_file()
 
 
 if __name__ == "__main__":
