@@ -13,6 +13,10 @@ At the end the chosen weights (best epoch, or last) are saved to
 ``run_dir/model/``, loadable with :func:`xpz.training.checkpoint.load_model`.
 Same seed, same data and same device give the same weights, bit for bit on CPU,
 including after an interrupted run was resumed.
+
+Started by ``torchrun``, every process runs :func:`train`: the processes share
+each epoch's rows, keep the same weights and history, and process 0 writes the
+files (:mod:`xpz.training.distributed`, ``docs/training.md``).
 """
 
 from __future__ import annotations
@@ -386,7 +390,8 @@ def train(
     device = process_device(
         config.device, local_rank=topology.local_rank, processes_per_node=topology.local_world_size
     )
-    show_progress = config.progress if config.progress is not None else sys.stderr.isatty()
+    wants_progress = config.progress if config.progress is not None else sys.stderr.isatty()
+    show_progress = wants_progress and topology.is_main
     threads = config.num_threads or default_num_threads(topology.local_world_size)
     join_process_group(topology, device)
     with torch_settings(num_threads=threads, deterministic=config.deterministic):
@@ -394,13 +399,9 @@ def train(
         if resume:
             session.restore()
         while session.stop_reason is StopReason.COMPLETED and len(session.history) < config.epochs:
-            metrics = session.run_epoch(
-                len(session.history) + 1, show_progress and topology.is_main
-            )
+            metrics = session.run_epoch(len(session.history) + 1, show_progress)
             session.write(session.save)
-            if (
-                _stop_asked(callbacks, metrics, session)
-                and session.stop_reason is StopReason.COMPLETED
-            ):
+            stop = _stop_asked(callbacks, metrics, session)
+            if stop and session.stop_reason is StopReason.COMPLETED:
                 session.stop_reason = StopReason.CALLBACK
         return session.finish()
