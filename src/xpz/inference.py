@@ -196,7 +196,7 @@ def input_files(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 def iter_input_spectra(
-    inputs: Sequence[str | Path], chunk_rows: int = 100_000, format: str | None = None
+    inputs: Sequence[str | Path], chunk_rows: int = 20_000, format: str | None = None
 ) -> Iterator[Spectra]:
     """Spectra from every input file in chunks; sampled tables stream, XP files load per file."""
     from xpz.io.gaia_xp import read_xp_continuous, xp_to_spectra
@@ -244,7 +244,7 @@ def predict_files(
     inputs: Sequence[str | Path],
     output: str | Path,
     *,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 20_000,
     input_format: str | None = None,
     output_format: str | None = None,
     batch_size: int = 1024,

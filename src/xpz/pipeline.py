@@ -105,7 +105,10 @@ class Recipe:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """Where a training run put its products, and its test metrics."""
+    """Where a training run put its products, and its test metrics.
+
+    Under ``torchrun`` only process 0 evaluates; the others get empty ``metrics``.
+    """
 
     run_dir: Path
     model_dir: Path
@@ -172,6 +175,7 @@ def run_training(
     from xpz.split import split_indices
     from xpz.training import make_training_data, train
     from xpz.training.checkpoint import load_model
+    from xpz.training.distributed import is_main_process
 
     run_dir = Path(run_dir)
     z = spectra.require_z("training spectra")
@@ -191,6 +195,8 @@ def run_training(
         tmp.write_text(json.dumps(settings, indent=2) + "\n")
     model = build_model(recipe.model, seed=recipe.training.seed)
     result = train(model, data, recipe.training, run_dir, resume=resume)
+    if not is_main_process():  # under torchrun, process 0 alone tests and reports
+        return RunResult(run_dir, result.model_dir, run_dir / "report" / "report.html", {})
     _calibrate(result, data)
 
     loaded = load_model(result.model_dir)

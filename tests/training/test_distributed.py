@@ -226,6 +226,7 @@ def test_xpz_train_runs_under_torchrun(tmp_path: Path) -> None:
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 2
     assert load_model(tmp_path / "run" / "model").metadata["training"]["epochs"] == 2
     assert (tmp_path / "run" / "report" / "report.html").is_file()
+    assert done.stdout.count("model:") == 1  # process 0 alone evaluates and reports
 
 
 if __name__ == "__main__":

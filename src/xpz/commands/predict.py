@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--input-format", help="input format when the suffix does not tell")
     parser.add_argument(
-        "--chunk-rows", type=int, default=100_000, help="rows read at a time (default 100000)"
+        "--chunk-rows", type=int, default=20_000, help="rows read at a time (default 20000)"
     )
     parser.add_argument(
         "--batch-size", type=int, default=1024, help="spectra per network batch (default 1024)"

@@ -49,8 +49,10 @@ def recipe_from_args(args: argparse.Namespace):  # -> xpz.pipeline.Recipe
 
 
 def print_result(result) -> None:
-    """Headline numbers and where the products are."""
+    """Headline numbers and where the products are (nothing on torchrun's other processes)."""
     m = result.metrics
+    if not m:
+        return
     print(f"model:  {result.model_dir}")
     print(f"report: {result.report}")
     print(
