@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from xpz.errors import InputError, XpzError
 from xpz.io.atomic import atomic_path
+from xpz.io.gaia_xp import ARCHIVE_BAND_COLUMNS
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -78,25 +79,11 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the candidate table: ``g`` is galaxy_candidates, ``s`` is gaia_source."""
 
-_BAND_COLUMNS = (
-    "basis_function_id",
-    "degrees_of_freedom",
-    "n_parameters",
-    "n_measurements",
-    "n_rejected_measurements",
-    "standard_deviation",
-    "chi_squared",
-    "coefficients",
-    "coefficient_errors",
-    "coefficient_correlations",
-    "n_relevant_bases",
-    "relative_shrinking",
-)
 XP_CONTINUOUS_COLUMNS: tuple[str, ...] = (
     "source_id",
     "solution_id",
-    *(f"bp_{c}" for c in _BAND_COLUMNS),
-    *(f"rp_{c}" for c in _BAND_COLUMNS),
+    *(f"bp_{c}" for c in ARCHIVE_BAND_COLUMNS),
+    *(f"rp_{c}" for c in ARCHIVE_BAND_COLUMNS),
 )
 """The archive's XP_CONTINUOUS table layout, in the archive's order."""
 
