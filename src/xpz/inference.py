@@ -258,7 +258,8 @@ def predict_files(
 
     predictor = open_model(model, runtime)
     files = input_files(inputs)
-    counts: dict[str, int] = {f.name: 0 for f in Flag if f.value}
+    bits = [(str(f.name), np.uint32(f.value)) for f in Flag if f.value]
+    counts = dict.fromkeys((name for name, _ in bits), 0)
     chunks = iter_input_spectra(files, chunk_rows, input_format)
     with (
         CatalogWriter(
@@ -269,9 +270,8 @@ def predict_files(
         for spectra in chunks:
             estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
             writer.write(estimates, spectra.source_id, flag)
-            for f in Flag:
-                if f.value:
-                    counts[f.name] += int(np.count_nonzero(flag & np.uint32(f.value)))
+            for name, bit in bits:
+                counts[name] += int(np.count_nonzero(flag & bit))
             bar.update(len(spectra))
     return PredictSummary(Path(output), writer.rows, counts)
 

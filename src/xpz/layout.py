@@ -202,7 +202,7 @@ class XPLayout:
     @property
     def band(self) -> NDArray[np.object_]:
         """:class:`Band` of each pixel."""
-        return np.where(self.is_bp, Band.BP, Band.RP)
+        return np.array([Band.BP if bp else Band.RP for bp in self.is_bp], dtype=object)
 
     @property
     def bp_wavelength_all(self) -> NDArray[np.float64]:

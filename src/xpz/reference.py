@@ -38,8 +38,8 @@ DISSERTATION_Z_STATS = {"mean": 0.142, "median": 0.126, "std": 0.079, "skewness"
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
-    with files("xpz.data").joinpath(name).open(newline="") as fh:
-        return list(csv.DictReader(fh))
+    text = files("xpz.data").joinpath(name).read_text()
+    return list(csv.DictReader(text.splitlines()))
 
 
 @functools.cache

@@ -80,11 +80,13 @@ class Spectra:
     """
 
     flux: NDArray[np.float32]
-    source_id: NDArray[np.int64] | None = None
+    #: Always set after construction (generated as 0..N-1 when not given).
+    source_id: NDArray[np.int64] = None  # type: ignore[assignment]
     flux_error: NDArray[np.float32] | None = None
     z: NDArray[np.float64] | None = None
     phot_g_mean_mag: NDArray[np.float64] | None = None
-    flag: NDArray[np.uint32] | None = None
+    #: Always set after construction (zeros when not given).
+    flag: NDArray[np.uint32] = None  # type: ignore[assignment]
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -124,11 +126,11 @@ class Spectra:
 
         return Spectra(
             flux=self.flux[index],
-            source_id=take(self.source_id),
+            source_id=self.source_id[index],
             flux_error=take(self.flux_error),
             z=take(self.z),
             phot_g_mean_mag=take(self.phot_g_mean_mag),
-            flag=take(self.flag),
+            flag=self.flag[index],
             meta=self.meta,
         )
 
@@ -173,11 +175,11 @@ def concatenate(parts: Sequence[Spectra]) -> Spectra:
         return np.concatenate(values)
 
     return Spectra(
-        flux=cat("flux"),
-        source_id=cat("source_id"),
+        flux=np.concatenate([p.flux for p in parts]),
+        source_id=np.concatenate([p.source_id for p in parts]),
         flux_error=cat("flux_error"),
         z=cat("z"),
         phot_g_mean_mag=cat("phot_g_mean_mag"),
-        flag=cat("flag"),
+        flag=np.concatenate([p.flag for p in parts]),
         meta=parts[0].meta,
     )

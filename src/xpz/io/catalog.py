@@ -128,7 +128,7 @@ class CatalogWriter:
         self.format = CatalogFormat.from_path(self.path, format)
         self.meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
         self._atomic = atomic_path(self.path)
-        self._tmp: Path | None = None
+        self._tmp = self.path  # replaced by the temporary path in __enter__
         self._stream: Any = None
         self._held: list = []
         self.rows = 0
