@@ -56,20 +56,19 @@ def _scaler_module(state: Mapping[str, Any]):  # -> torch.nn.Module
     import torch
     from torch import Tensor, nn
 
-    from xpz.preprocess import PerSpectrumScaler, Scaling, SpectrumNorm, scaler_from_dict
+    from xpz.preprocess import MinMaxScaler, PerSpectrumScaler, SpectrumNorm, scaler_from_dict
 
     scaler = scaler_from_dict(state)
 
     class Folded(nn.Module):
+        scale: Tensor
+        offset: Tensor
+
         def __init__(self) -> None:
             super().__init__()
-            minmax = {
-                Scaling.MINMAX: scaler,
-                Scaling.PER_SPECTRUM: getattr(scaler, "minmax", None),
-                Scaling.NONE: None,
-            }[Scaling(state["scaling"])]
+            minmax = scaler if isinstance(scaler, MinMaxScaler) else getattr(scaler, "minmax", None)
             self.has_minmax = minmax is not None
-            if self.has_minmax:
+            if minmax is not None:
                 scale, offset = minmax._check_fitted()
                 self.register_buffer("scale", torch.from_numpy(scale.astype(np.float64)))
                 self.register_buffer("offset", torch.from_numpy(offset.astype(np.float64)))
@@ -158,7 +157,7 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
         torch.onnx.export(
             _export_module(loaded, names),
             example,
-            buffer,
+            buffer,  # type: ignore[arg-type]  # file-like objects are accepted
             dynamo=False,  # the dynamo exporter needs onnxscript, which xpz does not depend on
             input_names=inputs,
             output_names=names,
@@ -197,7 +196,7 @@ def _check_against_torch(content: bytes, loaded, names: Sequence[str]) -> None:
     from xpz.training.checkpoint import predict_batches
 
     inputs = _example_inputs(loaded)
-    expected = predict_batches(loaded, *inputs)
+    expected = predict_batches(loaded, inputs[0], inputs[1] if len(inputs) > 1 else None)
     session = ort.InferenceSession(content, providers=["CPUExecutionProvider"])
     feed_names = [i.name for i in session.get_inputs()]
     same = len(feed_names) == len(inputs)  # inputs the trace found unused are dropped
