@@ -1,0 +1,56 @@
+"""`xpz predict` on a multi-million-row file stays within the memory bound (RSS < 1 GB)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+N_ROWS = 2_000_000  # "a few million rows"
+CHUNK = 100_000
+RSS_LIMIT_BYTES = 1 << 30
+
+
+@pytest.mark.slow
+def test_predict_streams_millions_of_rows_in_bounded_memory(tmp_path):
+    from xpz.io.tables import SpectraWriter
+    from xpz.models.paper import PaperConfig
+    from xpz.models.registry import build_model
+    from xpz.preprocess import MinMaxScaler
+    from xpz.spectra import Spectra
+    from xpz.training.checkpoint import save_model
+
+    rng = np.random.default_rng(0)
+    source = tmp_path / "big.parquet"
+    with SpectraWriter(source) as writer:
+        for start in range(0, N_ROWS, CHUNK):
+            flux = rng.normal(5.0, 1.0, size=(CHUNK, 186)).astype(np.float32)
+            ids = np.arange(start, start + CHUNK, dtype=np.int64) + 4_000_000_000_000_000_000
+            writer.write(Spectra(flux=flux, source_id=ids))
+    model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)
+    scaler = MinMaxScaler().fit(rng.normal(5.0, 1.0, size=(1000, 186)))
+    model_dir = save_model(tmp_path / "model", model, scaler)
+
+    out = tmp_path / "catalogue.parquet"
+    script = (
+        "import resource, sys\n"
+        "from xpz.cli import main\n"
+        f"rc = main(['predict', {str(model_dir)!r}, {str(source)!r}, '-o', {str(out)!r},"
+        " '--no-progress'])\n"
+        "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(rc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    max_rss = int(run.stdout.split("MAXRSS_KB")[1].split()[0]) * 1024  # Linux: kilobytes
+    assert max_rss < RSS_LIMIT_BYTES, f"peak RSS {max_rss / 2**20:.0f} MiB"
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out, columns=["source_id", "z_pred"])
+    assert table.num_rows == N_ROWS
+    ids = table["source_id"].to_numpy()
+    assert ids[0] == 4_000_000_000_000_000_000 and ids[-1] == ids[0] + N_ROWS - 1
+    assert np.isfinite(table["z_pred"].to_numpy()).all()
