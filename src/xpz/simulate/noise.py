@@ -15,8 +15,12 @@ pseudo-inverse of the bases sampled on that grid.  Sampling the noisy
 coefficients then gives pixel noise that is correlated along the spectrum,
 as in real XP spectra, and larger for fainter sources.
 
-The per-pixel 1-sigma error reported in ``flux_error`` is the exact standard
-deviation of that pixel noise, ``sqrt(sigma^2 @ (Q^T D)^2)``.
+The per-pixel 1-sigma error reported in ``flux_error`` is that pixel noise's
+standard deviation, ``sqrt(sigma^2 @ (Q^T D)^2)``, with ``sigma`` *estimated
+from the noisy spectrum*, as a real pipeline estimates errors from the
+observed counts.  (Computed from the noiseless spectrum instead, the errors
+would be a noise-free copy of the true spectral shape, which a network can
+read the redshift from.)
 """
 
 from __future__ import annotations
@@ -122,5 +126,6 @@ def add_noise(
     sigma = np.sqrt(model.variance(coefficients @ design)) * scale
     eps = rng.standard_normal(sigma.shape, dtype=coefficients.dtype) * sigma
     noisy = coefficients + eps @ fit.T
+    estimated = np.sqrt(model.variance(noisy @ design)) * scale
     to_pixels = (fit.T @ pixel_design.astype(coefficients.dtype)) ** 2
-    return noisy, np.sqrt((sigma**2) @ to_pixels)
+    return noisy, np.sqrt((estimated**2) @ to_pixels)
