@@ -209,7 +209,7 @@ def run_training(
         test,
         predictions,
         loaded,
-        title=f"xpz {recipe.name}: test set ({len(test)} spectra)",
+        title=f"Recipe {recipe.name!r}: test set ({len(test)} spectra)",
         history=history,
         config=settings,
     )
