@@ -14,8 +14,11 @@ their flux errors, scaled the same way, as a second channel):
 
 The loss is the cross-entropy against the bin of the true redshift (redshifts
 outside ``[0, z_max]`` count in the end bins).  ``temperature`` is 1 while
-training; :meth:`XpzNet.calibrate` fits it on the validation set afterwards
+training; :meth:`XpzNet.calibrate` fits it on the validation set afterwards so
+that the central 68% and 95% intervals cover 68% and 95% of the galaxies
 (:mod:`xpz.evaluation.calibrate`).  It is a buffer, so model files keep it.
+The ``xpz`` preset uses 600 bins (0.001 wide): typical errors (~0.003) are
+smaller than the default 0.004-wide bins, whose PDFs are too wide in the core.
 
 The network is cheap: :func:`multiply_adds` counts ~1 million multiply-adds per
 spectrum for the defaults against ~33 million for the dissertation's CNN.
@@ -241,9 +244,12 @@ class XpzNet(RedshiftModel):
     def calibrate(self, x: Tensor, z: Tensor) -> dict[str, float]:
         """Fit the softmax temperature on held-out inputs ``x`` and redshifts ``z`` (validation set).
 
-        See :mod:`xpz.evaluation.calibrate`; returns ``{"temperature": T}``.
+        The temperature is chosen so that the central 68% and 95% intervals
+        cover their nominal share of the validation galaxies; see
+        :func:`xpz.evaluation.calibrate.calibrate_temperature` for the returned
+        ``{"temperature": T, ...}``.
         """
-        return {"temperature": calibrate_temperature(self, x, z)}
+        return calibrate_temperature(self, x, z)
 
     def probabilities(self, output: Tensor) -> Tensor:
         """Probability of each redshift bin, (N, n_bins), with the fitted temperature."""
@@ -284,7 +290,7 @@ def xpz_preset() -> Preset:
     """
     return Preset(
         name="xpz",
-        model=XpzNetConfig(input_channels=1),
+        model=XpzNetConfig(input_channels=1, n_bins=600),
         training=TrainConfig(
             epochs=12,
             batch_size=256,
@@ -295,9 +301,9 @@ def xpz_preset() -> Preset:
             eval_batch_size=4096,
         ),
         description=(
-            "small CNN with a softmax over 150 redshift bins on [0, 0.6] (median, quantiles, PDF); "
+            "small CNN with a softmax over 600 redshift bins on [0, 0.6] (median, quantiles, PDF); "
             "per-spectrum L2-normalised flux; Adam lr 3e-3 one-cycle, batch 256, 12 epochs; "
-            "softmax temperature calibrated on the validation set"
+            "softmax temperature calibrated on the validation set to the 68% and 95% coverage"
         ),
         scaling={
             "scaling": Scaling.PER_SPECTRUM.value,
