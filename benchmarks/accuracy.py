@@ -18,6 +18,8 @@ evaluates all on the test set and writes one markdown report with the command.
 Inference speed is measured in this run on the scaled test inputs: networks
 on 4,096 of them in batches of 1024 (best of two passes), baselines in their
 one ``predict`` call on the whole test set; ratios between models are what count.
+``--work DIR`` keeps the training runs, so an interrupted benchmark resumes them
+and a rerun reuses the finished ones.
 
 Usage::
 
@@ -117,8 +119,7 @@ def best_rate(predict: Callable[[], object], n: int, repeats: int = 2) -> float:
 
 
 def network_outputs(model: RedshiftModel, x: torch.Tensor, batch: int = 1024) -> dict:
-    """``summarize`` outputs of ``model`` on inputs ``x``, as numpy, in eval mode."""
-    model.eval()
+    """``summarize`` outputs of ``model`` (a :meth:`~RedshiftModel.for_inference` copy) on ``x``."""
     parts: dict[str, list] = {}
     with torch.inference_mode():
         for start in range(0, len(x), batch):
@@ -135,8 +136,14 @@ def train_network(
     minutes: float | None,
 ) -> tuple[TrainResult, float]:
     start = time.perf_counter()
-    result = train(model, data, config, run_dir, callbacks=[WallClockBudget(minutes)])
-    return result, time.perf_counter() - start
+    resume = (run_dir / "checkpoint").exists()
+    result = train(
+        model, data, config, run_dir, resume=resume, callbacks=[WallClockBudget(minutes)]
+    )
+    seconds = time.perf_counter() - start
+    if resume:  # the training time is that of the epochs, whichever session ran them
+        seconds = sum(h.seconds for h in result.history)
+    return result, seconds
 
 
 def describe_run(result: TrainResult, seconds: float) -> str:
@@ -162,9 +169,10 @@ def run_paper(spectra: Spectra, split: Split, args: argparse.Namespace, work: Pa
     result, seconds = train_network(model, data, config, work / "paper", args.paper_max_minutes)
     x_test = torch.from_numpy(scaler.transform(spectra.flux[split.test]).astype(np.float32))
     x_test = x_test[:, None, :]
-    out = network_outputs(result.model, x_test)
+    frozen = result.model.for_inference()
+    out = network_outputs(frozen, x_test)
     timed = x_test[:TIMING_ROWS]
-    rate = best_rate(lambda: network_outputs(result.model, timed), len(timed))
+    rate = best_rate(lambda: network_outputs(frozen, timed), len(timed))
     return Result(
         "paper", out["z_pred"], seconds, rate, result.model.num_parameters(),
         multiply_adds(preset.model), notes=describe_run(result, seconds),
@@ -195,9 +203,10 @@ def run_xpz(
     x_test = torch.from_numpy(
         model_inputs(scaler, test.flux, test.flux_error, preset.model.input_channels)
     )
-    out = network_outputs(result.model, x_test)
+    frozen = result.model.for_inference()
+    out = network_outputs(frozen, x_test)
     timed = x_test[:TIMING_ROWS]
-    rate = best_rate(lambda: network_outputs(result.model, timed), len(timed))
+    rate = best_rate(lambda: network_outputs(frozen, timed), len(timed))
     notes = describe_run(result, seconds) + f", temperature {temperature:.3f}"
     quantiles = {k: out[k] for k in ("z_q025", "z_q16", "z_q84", "z_q975")}
     res = Result(
@@ -363,6 +372,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--svr-train-size", type=int, default=20_000)
     parser.add_argument("--knn-k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep the training runs here (default: a temporary directory); a run found "
+        "there is resumed, or reused if it had finished",
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/accuracy.md"))
     parser.add_argument("--figures", type=Path, default=Path("docs/figures"))
     return parser.parse_args(argv)
@@ -375,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     split = split_indices(args.n, seed=args.seed)
     z_test = spectra.require_z()[split.test].astype(np.float64)
     with tempfile.TemporaryDirectory(prefix="xpz-accuracy-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
         xpz, features = run_xpz(spectra, split, args, work)
         print("xpz:", xpz.notes, flush=True)
         paper = run_paper(spectra, split, args, work)
@@ -412,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- SVR: RBF, C={svr_config.c}, epsilon={svr_config.epsilon}, gamma='scale'; kNN: "
         f"k={args.knn_k}, distance-weighted; both on standardised per-spectrum L2-normalised flux",
         f"- inference: torch threads {args.threads or 'all'}; networks in batches of 1024 including "
-        "`summarize` (PDF quantiles for xpz), best of 2 passes over 4,096 test spectra; baselines: "
+        "`summarize` (PDF quantiles for xpz), each model's `for_inference()` copy (xpz: BatchNorm "
+        "folded into the convolutions), best of 2 passes over 4,096 test spectra; baselines: "
         "one scikit-learn `predict` over the test set",
         "",
         "Deviations from the full recipes: " + deviations(args, results["paper"]),

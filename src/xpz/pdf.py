@@ -84,10 +84,19 @@ def normalise(pdf: ArrayLike, grid: ArrayLike) -> Array:
 
 
 def _cdf(p: Array, g: Array) -> Array:
-    """CDF at the grid points of already checked, normalised densities."""
-    steps = 0.5 * (p[:, 1:] + p[:, :-1]) * np.diff(g)
-    c = np.concatenate([np.zeros((p.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1)
-    return c / c[:, -1:]
+    """CDF at the grid points of already checked densities (normalised here).
+
+    Raises :class:`~xpz.errors.InputError` for rows that integrate to zero.
+    """
+    c = np.empty_like(p)
+    c[:, 0] = 0.0
+    np.cumsum(0.5 * (p[:, 1:] + p[:, :-1]) * np.diff(g), axis=1, out=c[:, 1:])
+    total = c[:, -1:]
+    empty = np.flatnonzero(total <= 0)
+    if empty.size:
+        raise InputError("density integrates to zero", rows=empty.tolist(), column="pdf")
+    c /= total
+    return c
 
 
 def cdf(pdf: ArrayLike, grid: ArrayLike) -> Array:
@@ -97,7 +106,7 @@ def cdf(pdf: ArrayLike, grid: ArrayLike) -> Array:
     [[0.0, 0.5, 1.0]]
     """
     p, g = _check(pdf, grid)
-    return _cdf(normalise(p, g), g)
+    return _cdf(p, g)
 
 
 def quantiles(pdf: ArrayLike, grid: ArrayLike, q: ArrayLike) -> Array:
@@ -113,16 +122,20 @@ def quantiles(pdf: ArrayLike, grid: ArrayLike, q: ArrayLike) -> Array:
     levels = np.asarray(q, dtype=np.float64)
     if np.any((levels < 0) | (levels > 1)) or not np.all(np.isfinite(levels)):
         raise ValueError(f"quantile levels must lie in [0, 1], got {levels!r}")
-    c = _cdf(normalise(p, g), g)
-    rows = np.arange(c.shape[0])
-    out = np.empty((c.shape[0], levels.size))
-    for j, level in enumerate(levels.ravel()):
-        hi = np.minimum(np.sum(c < level, axis=1), g.size - 1)  # first point with cdf >= level
-        lo = np.maximum(hi - 1, 0)
-        c_lo, c_hi = c[rows, lo], c[rows, hi]
-        rise = c_hi - c_lo
-        frac = np.divide(level - c_lo, rise, out=np.zeros_like(rise), where=rise > 0)
-        out[:, j] = g[lo] + frac * (g[hi] - g[lo])
+    c = _cdf(p, g)
+    n, k = c.shape
+    # One search for every row and level: rows shifted apart by 2 (> the range
+    # of a CDF) are a single sorted array; the position of ``level`` in row i is
+    # the number of its grid points with cdf < level.
+    shift = 2.0 * np.arange(n)[:, None]
+    targets = levels.reshape(1, -1) + shift
+    found = np.searchsorted((c + shift).ravel(), targets.ravel()).reshape(n, -1)
+    hi = np.minimum(found - k * np.arange(n)[:, None], k - 1)  # first point with cdf >= level
+    lo = np.maximum(hi - 1, 0)
+    c_lo, c_hi = np.take_along_axis(c, lo, axis=1), np.take_along_axis(c, hi, axis=1)
+    rise = c_hi - c_lo
+    frac = np.divide(levels.reshape(1, -1) - c_lo, rise, out=np.zeros_like(rise), where=rise > 0)
+    out = g[lo] + frac * (g[hi] - g[lo])
     return out[:, 0] if levels.ndim == 0 else out
 
 
@@ -196,7 +209,7 @@ def pit(pdf: ArrayLike, grid: ArrayLike, z_true: ArrayLike) -> Array:
     """
     p, g = _check(pdf, grid)
     z = _true_redshifts(z_true, p.shape[0])
-    return _cdf_at(_cdf(normalise(p, g), g), g, z)
+    return _cdf_at(_cdf(p, g), g, z)
 
 
 def _mean_square_linear(a: Array, b: Array) -> Array:
@@ -217,7 +230,7 @@ def crps(pdf: ArrayLike, grid: ArrayLike, z_true: ArrayLike) -> Array:
     """
     p, g = _check(pdf, grid)
     z = _true_redshifts(z_true, p.shape[0])
-    c = _cdf(normalise(p, g), g)
+    c = _cdf(p, g)
     width = np.diff(g)
     below = width * _mean_square_linear(c[:, :-1], c[:, 1:])  # integral of F^2 per segment
     above = width * _mean_square_linear(1 - c[:, :-1], 1 - c[:, 1:])  # of (1 - F)^2

@@ -192,3 +192,28 @@ def test_model_file_round_trip_keeps_temperature(tmp_path) -> None:
         want = model.summarize(model(x))
     for name in ("z_pred", "z_q16", "z_q975", "pdf"):
         np.testing.assert_allclose(got[name], want[name].numpy(), atol=1e-6)
+
+
+def test_for_inference_folds_batchnorm_and_keeps_the_outputs() -> None:
+    torch.manual_seed(0)
+    model = XpzNet(XpzNetConfig(n_bins=40))
+    for module in model.modules():  # BatchNorm statistics far from the identity
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    x = torch.randn(8, 1, 186)
+    frozen = model.for_inference()
+    n_batchnorm = [
+        sum(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()) for net in (model, frozen)
+    ]
+    assert n_batchnorm == [5, 1]  # the input BatchNorm stays, one per block is folded
+    with torch.inference_mode():
+        torch.testing.assert_close(frozen(x), model(x), rtol=1e-4, atol=1e-5)
+    assert not any(p.requires_grad for p in frozen.parameters())
+    assert all(p.requires_grad for p in model.parameters())  # the original is untouched
+    with pytest.raises(RuntimeError, match="inference copy"):
+        frozen.train()
+    model.train()  # the original still trains

@@ -11,6 +11,10 @@ only ever calls three methods:
 * ``summarize(output)``: a dict of (N,) tensors with at least ``z_pred``
   (distributional models add ``z_err`` and quantiles).
 
+Inference code runs :meth:`RedshiftModel.for_inference`, an equivalent frozen
+copy in which a model may fold layers together (XpzNet folds each BatchNorm
+into the convolution before it).
+
 Point-estimate models (one number per spectrum) use :func:`point_loss` with a
 :class:`LossKind`.
 """
@@ -18,6 +22,7 @@ Point-estimate models (one number per spectrum) use :func:`point_loss` with a
 from __future__ import annotations
 
 import abc
+import copy
 import dataclasses
 import enum
 import types
@@ -173,6 +178,8 @@ class RedshiftModel(nn.Module, abc.ABC):
     #: True when the output is one redshift per spectrum (then a
     #: :class:`LossKind` can replace the model's loss in training).
     point_estimate: ClassVar[bool] = False
+    #: True for the frozen copies :meth:`for_inference` returns.
+    _inference_only: bool = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -217,6 +224,26 @@ class RedshiftModel(nn.Module, abc.ABC):
         Calibration state must live in buffers so that it is saved with the weights.
         """
         return {}
+
+    def for_inference(self) -> Self:
+        """An equivalent copy for inference only: eval mode, no gradients, not trainable.
+
+        Subclasses may fold layers (the outputs then agree to float rounding);
+        the copy's state dict may differ from this model's, so save the
+        original, never the copy.  ``self`` is not changed.
+        """
+        frozen = copy.deepcopy(self).eval()
+        frozen.requires_grad_(False)
+        frozen._inference_only = True
+        return frozen
+
+    def train(self, mode: bool = True) -> Self:
+        if mode and self._inference_only:
+            raise RuntimeError(
+                f"this {type(self).__name__} is an inference copy (for_inference()); "
+                "train the original model"
+            )
+        return super().train(mode)
 
     def example_input(self, n: int = 2) -> Tensor:
         """Zeros of the input shape, for shape checks and tracing."""

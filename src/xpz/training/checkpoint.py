@@ -241,11 +241,10 @@ def predict_batches(
 
     Rows with non-finite fluxes give NaN estimates (rows never affect each other).
     """
-    model = loaded.model
+    model = loaded.model.for_inference()  # a fresh copy: later changes to loaded.model count
     device = next(model.parameters()).device
     x = model_inputs(loaded.scaler, flux, flux_error, model.input_channels)
     parts: dict[str, list[NDArray]] = {}
-    model.eval()
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(x[start : start + batch_size]).to(device)
