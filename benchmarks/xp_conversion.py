@@ -8,6 +8,12 @@ call (the cheapest way to obtain both bands with it).  Timings include reading
 the DataFrame (xpz: :func:`read_xp_continuous`; GaiaXPy: its input reader) and
 are the best of ``--repeat`` runs, as the machine may be shared.
 
+It also times the one step no exact method can skip: the pixel variances
+``var_p = sum_k c_k G_kp`` over the 1,485 coefficient pairs (plus 55 squares)
+of each band's covariance, a matrix product of (N x 1540) by (1540 x P) per band,
+with the pair covariances ``c_k`` already formed.  Its time bounds the attainable
+speed-up from above, in float64 (what xpz uses) and in float32.
+
 Run::
 
     .venv/bin/python benchmarks/xp_conversion.py --n 10000
@@ -21,7 +27,8 @@ import time
 import numpy as np
 
 from xpz.io.gaia_xp import N_CORRELATIONS, read_xp_continuous, xp_to_spectra
-from xpz.layout import default_layout
+from xpz.layout import Band, default_layout
+from xpz.xpbasis import N_COEFFICIENTS, pixel_design_matrices
 
 
 def correlation_vectors(rng: np.random.Generator, n_distinct: int) -> np.ndarray:
@@ -88,6 +95,20 @@ def gaiaxpy_on_layout(out, sampling: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return picked[0], picked[1]
 
 
+def variance_product_seconds(n: int, repeat: int, dtype: type) -> float:
+    """Best time of the pixel-variance matrix products of both bands for ``n`` sources."""
+    rng = np.random.default_rng(1)
+    matrices = pixel_design_matrices(default_layout())
+    rows, cols = np.tril_indices(N_COEFFICIENTS)  # 1,540 pairs: squares and products
+    operands = []
+    for band in Band:
+        design = matrices[band]
+        pair_table = (design[rows] * design[cols]).astype(dtype)  # (1540, P)
+        operands.append((rng.normal(size=(n, rows.size)).astype(dtype), pair_table))
+    _, seconds = best_of(repeat, lambda: [c @ g for c, g in operands])
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="number of sources (%(default)s)")
@@ -109,6 +130,13 @@ def main() -> None:
     print(f"xpz     : {xpz_seconds:8.3f} s  {args.n / xpz_seconds:12.0f} spectra/s")
     print(f"gaiaxpy : {gaiaxpy_seconds:8.3f} s  {args.n / gaiaxpy_seconds:12.0f} spectra/s")
     print(f"speed-up: {gaiaxpy_seconds / xpz_seconds:.0f}x")
+    for dtype in (np.float64, np.float32):
+        floor = variance_product_seconds(args.n, args.repeat, dtype)
+        print(
+            f"variance matrix product alone, {np.dtype(dtype).name}: {floor:.3f} s"
+            f" = {floor / xpz_seconds:.0%} of xpz's time; speed-up if it were all: "
+            f"{gaiaxpy_seconds / floor:.0f}x"
+        )
     print(
         f"max |difference| / row max: flux {worst(spectra.flux, flux):.1e},"
         f" flux_error {worst(spectra.flux_error, flux_error):.1e}"

@@ -216,6 +216,14 @@ class RedshiftModel(nn.Module, abc.ABC):
         """Redshifts at which ``summarize()["pdf"]`` is given (None: the model gives no PDF)."""
         return None
 
+    def prepare_training(self, z_train: Tensor) -> None:
+        """Called by the training loop before training (again on resume) with the training redshifts.
+
+        A model may derive loss settings from them (XpzNet: the per-bin weights of
+        ``prior_flattening``); what it derives must depend on ``z_train`` alone, so
+        that a resumed run gets the same.  The default does nothing.
+        """
+
     def calibrate(self, x: Tensor, z: Tensor) -> dict[str, float]:
         """Fit post-hoc calibration on held-out inputs ``x`` and redshifts ``z``.
 

@@ -38,7 +38,7 @@ import dataclasses
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -54,6 +54,7 @@ __all__ = [
     "SUMMARY_QUANTILES",
     "XpzNet",
     "XpzNetConfig",
+    "bin_weights",
     "multiply_adds",
     "xpz_preset",
 ]
@@ -84,6 +85,10 @@ class XpzNetConfig(ModelConfig):
     n_bins: int = 150
     #: Upper end of the redshift range (the lower end is 0).
     z_max: float = 0.6
+    #: Tilt of the training loss towards rare redshifts, in [0, 1]: a galaxy's
+    #: cross-entropy is weighted by the training density near its redshift to the
+    #: power ``-prior_flattening`` (:func:`bin_weights`; 0: plain cross-entropy).
+    prior_flattening: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -104,6 +109,8 @@ class XpzNetConfig(ModelConfig):
             raise ValueError(f"n_bins must be >= 2, got {self.n_bins}")
         if not self.z_max > 0:
             raise ValueError(f"z_max must be positive, got {self.z_max}")
+        if not 0.0 <= self.prior_flattening <= 1.0:
+            raise ValueError(f"prior_flattening must lie in [0, 1], got {self.prior_flattening}")
         if self.sequence_lengths()[-1] < 1:
             raise ValueError(
                 f"{len(self.conv_filters)} pooling steps shrink {self.n_pixels} pixels to nothing"
@@ -136,6 +143,33 @@ class XpzNetConfig(ModelConfig):
         """
         edges = self.z_edges()
         return 0.5 * (edges[1:] + edges[:-1])
+
+
+def bin_weights(
+    z_train: ArrayLike, edges: ArrayLike, flattening: float, half_width: float = 0.02
+) -> NDArray[np.float64]:
+    """Loss weight of each redshift bin: ``(density / peak density) ** -flattening``.
+
+    The density is the share of training galaxies within ``half_width`` of the
+    bin centre (a running box, so that sparse fine bins get a stable weight),
+    floored at 1/1000 of its peak; the weights are scaled to average 1 over the
+    training galaxies.  ``flattening`` 0 gives equal weights, 1 weights every
+    redshift range as if it held as many galaxies as the most common one.
+
+    >>> w = bin_weights([0.1, 0.1, 0.1, 0.3], [0.0, 0.2, 0.4], 1.0, half_width=0.05)
+    >>> w.round(3).tolist()  # the bin with a third of the galaxies weighs three times more
+    [0.667, 2.0]
+    """
+    z = np.clip(np.asarray(z_train, dtype=np.float64), 0.0, None)
+    e = np.asarray(edges, dtype=np.float64)
+    counts = np.histogram(np.clip(z, e[0], e[-1]), bins=e)[0].astype(np.float64)
+    if flattening == 0 or counts.sum() == 0:
+        return np.ones(counts.size)
+    width = max(int(round(half_width / np.diff(e).mean())), 0)
+    density = np.convolve(counts, np.ones(2 * width + 1), mode="same")
+    density = np.maximum(density / density.max(), 1e-3)
+    weights = density**-flattening
+    return weights / (np.sum(counts * weights) / counts.sum())
 
 
 def multiply_adds(config: XpzNetConfig | PaperConfig) -> int:
@@ -201,6 +235,8 @@ class XpzNet(RedshiftModel):
     temperature: Tensor
     #: Redshift bin edges (n_bins + 1,), derived from the config (not saved).
     edges: Tensor
+    #: Cross-entropy weight of each bin (:meth:`prepare_training`; not saved).
+    loss_weights: Tensor
     #: Input BatchNorm, then one ``Sequential(conv, BN, ReLU, pool)`` per block, then Flatten.
     features: nn.Sequential
 
@@ -221,6 +257,7 @@ class XpzNet(RedshiftModel):
         self.register_buffer("temperature", torch.ones(()))
         edges = torch.from_numpy(config.z_edges()).float()
         self.register_buffer("edges", edges, persistent=False)
+        self.register_buffer("loss_weights", torch.ones(config.n_bins), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 3 or x.shape[1:] != (self.input_channels, self.config.n_pixels):
@@ -253,8 +290,17 @@ class XpzNet(RedshiftModel):
         inner = self.edges[1:-1].to(z.dtype)
         return torch.bucketize(z.contiguous(), inner, right=True)
 
+    def prepare_training(self, z_train: Tensor) -> None:
+        """Set the per-bin loss weights of ``prior_flattening`` from the training redshifts."""
+        weights = bin_weights(
+            z_train.detach().cpu().numpy(), self.config.z_edges(), self.config.prior_flattening
+        )
+        self.loss_weights.copy_(torch.from_numpy(weights))
+
     def loss(self, output: Tensor, z: Tensor) -> Tensor:
-        return nn.functional.cross_entropy(output, self.target_bins(z))
+        """Cross-entropy against the bin of ``z``, weighted by :attr:`loss_weights`."""
+        weight = None if self.config.prior_flattening == 0 else self.loss_weights.to(output.dtype)
+        return nn.functional.cross_entropy(output, self.target_bins(z), weight=weight)
 
     def set_temperature(self, temperature: float) -> None:
         """Use ``temperature`` (> 0) for the softmax from now on (saved with the model)."""

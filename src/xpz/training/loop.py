@@ -213,6 +213,7 @@ class _Session:
         topology: Topology,
     ) -> _Session:
         torch.manual_seed(config.seed)
+        model.prepare_training(data.z_train)
         model.to(device)
         optimizer = make_optimizer(model, config)
         n_train = len(data.z_train)
