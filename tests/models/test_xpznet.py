@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -217,3 +219,38 @@ def test_for_inference_folds_batchnorm_and_keeps_the_outputs() -> None:
     with pytest.raises(RuntimeError, match="inference copy"):
         frozen.train()
     model.train()  # the original still trains
+
+
+def test_bin_weights_flatten_the_training_distribution() -> None:
+    from xpz.models.xpznet import bin_weights
+
+    rng = np.random.default_rng(0)
+    z = rng.exponential(0.1, 20_000).clip(0, 0.6)
+    edges = np.linspace(0, 0.6, 61)
+    counts = np.histogram(z, edges)[0]
+    assert np.all(bin_weights(z, edges, 0.0) == 1.0)
+    half = bin_weights(z, edges, 0.5)
+    full = bin_weights(z, edges, 1.0)
+    for weights in (half, full):
+        assert np.sum(weights * counts) / counts.sum() == pytest.approx(1.0)
+    # rarer redshifts weigh more; flattening 1 evens out the weighted counts (where populated)
+    assert half[-1] > half[10] and full[-1] > half[-1]
+    populated = slice(5, 30)
+    weighted = (full * counts)[populated]
+    assert weighted.max() / weighted.min() < 2.5
+    assert (counts[populated].max() / counts[populated].min()) > 10
+
+
+def test_prior_flattening_weights_the_loss_and_training_sets_them() -> None:
+    config = dataclasses.replace(TINY, prior_flattening=1.0)
+    model = _model(config)
+    z = torch.tensor([0.1] * 9 + [0.5])
+    output = torch.zeros(10, config.n_bins)
+    plain = model.loss(output, z)  # weights still all 1 before prepare_training
+    model.prepare_training(z)
+    assert model.loss_weights[model.target_bins(torch.tensor([0.5]))] > 1.0
+    assert model.loss_weights[model.target_bins(torch.tensor([0.1]))] < 1.0
+    output[:, model.target_bins(torch.tensor([0.1]))] = 5.0  # right for 9 galaxies, wrong for 1
+    unweighted = nn.functional.cross_entropy(output, model.target_bins(z))
+    assert model.loss(output, z) > unweighted  # the rare galaxy's miss counts more
+    assert torch.isclose(plain, _model().loss(torch.zeros(10, config.n_bins), z))
