@@ -185,6 +185,11 @@ def test_callback_can_stop_training(tmp_path: Path) -> None:
         callbacks=[StopAfterTwo()],
     )
     assert result.stop_reason is StopReason.CALLBACK and len(result.history) == 2
+    # the stop is part of the checkpoint: resuming does not train on
+    resumed = train(
+        build_model(SMALL, seed=0), toy_data(32), FAST.replace(epochs=5), tmp_path, resume=True
+    )
+    assert resumed.stop_reason is StopReason.CALLBACK and len(resumed.history) == 2
 
 
 def test_channel_mismatch_rejected(tmp_path: Path) -> None:

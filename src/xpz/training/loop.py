@@ -7,7 +7,8 @@ every epoch
 * appends a row to ``run_dir/history.csv`` (rewritten atomically),
 * saves the full training state to ``run_dir/checkpoint/`` (for ``resume``),
 * saves the model to ``run_dir/best/`` when the validation loss improved,
-* asks the callbacks whether to stop (e.g. an Optuna pruner).
+* asks the callbacks whether to stop (e.g. an Optuna pruner); a stop is saved
+  in the checkpoint, so resuming such a run trains no further.
 
 At the end the chosen weights (best epoch, or last) are saved to
 ``run_dir/model/``, loadable with :func:`xpz.training.checkpoint.load_model`.
@@ -405,4 +406,5 @@ def train(
             stop = _stop_asked(callbacks, metrics, session)
             if stop and session.stop_reason is StopReason.COMPLETED:
                 session.stop_reason = StopReason.CALLBACK
+                session.write(session.save)  # recorded: a resumed run stops here too
         return session.finish()
