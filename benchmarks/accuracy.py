@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shlex
 import sys
 import tempfile
@@ -343,7 +344,7 @@ def deviations(args: argparse.Namespace, paper: Result) -> str:
         notes.append(f"{args.n:,} spectra instead of at least 200,000")
     if args.paper_epochs < 20:
         notes.append(f"paper model limited to {args.paper_epochs} epochs instead of 20")
-    if args.paper_max_minutes is not None:
+    if args.paper_max_minutes is not None and "stopped: callback" in paper.notes:
         notes.append(
             f"paper model limited to a {args.paper_max_minutes:g}-minute wall-clock budget "
             f"({paper.notes}); the dissertation trains up to 20 epochs, so its numbers here "
@@ -354,8 +355,8 @@ def deviations(args: argparse.Namespace, paper: Result) -> str:
         notes.append(
             f"xpz trained {args.xpz_epochs} epochs instead of its preset's {preset_epochs}"
         )
-    if args.threads is not None:
-        notes.append(f"torch limited to {args.threads} thread(s) (the 2 cores are shared)")
+    if args.threads is not None and args.threads < (os.cpu_count() or 1):
+        notes.append(f"torch limited to {args.threads} of {os.cpu_count()} cores")
     notes.append(f"SVR fitted on a subsample of {args.svr_train_size:,} training spectra")
     return "; ".join(notes) + "."
 
