@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,18 @@ def test_callback_can_stop_training(tmp_path: Path) -> None:
 def test_channel_mismatch_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="input channel"):
         train(build_model(SMALL.replace(input_channels=2)), toy_data(32), FAST, tmp_path)
+
+
+def test_resume_accepts_a_state_saved_before_a_config_field_existed(tmp_path: Path) -> None:
+    """An older checkpoint lacks fields added since with their defaults; another config is refused."""
+    config = FAST.replace(epochs=2)
+    train(build_model(SMALL, seed=0), toy_data(32), config, tmp_path / "run")
+    state = tmp_path / "run" / "checkpoint" / "state.json"
+    info = json.loads(state.read_text())
+    del info["model"]["n_pixels"]  # as if written before `n_pixels` existed (default value)
+    state.write_text(json.dumps(info))
+    resumed = train(build_model(SMALL, seed=0), toy_data(32), config, tmp_path / "run", resume=True)
+    assert len(resumed.history) == 2
+    other = SMALL.replace(dense_units=(16,))
+    with pytest.raises(XpzError, match="different model config"):
+        train(build_model(other, seed=0), toy_data(32), config, tmp_path / "run", resume=True)

@@ -340,7 +340,14 @@ def load_training_state(
         raise ModelFileError(
             f"{file}: unsupported training-state version {info.get('format_version')}"
         )
-    if info["model"] != model.config_dict():
+    saved = {k: v for k, v in info["model"].items() if k != "kind"}
+    try:  # compared as configs: a field added later (with its default) is no change
+        same = info["model"].get("kind") == model.kind and (
+            model.config_class.from_dict(saved) == model.config
+        )
+    except (TypeError, ValueError):
+        same = False
+    if not same:
         raise ModelFileError(f"{file}: saved for a different model config: {info['model']}")
     tensors = _verified_weights(path / STATE_TENSORS, info["sha256"])
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
