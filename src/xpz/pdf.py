@@ -126,7 +126,8 @@ def quantiles(pdf: ArrayLike, grid: ArrayLike, q: ArrayLike) -> Array:
     n, k = c.shape
     # One search for every row and level: rows shifted apart by 2 (> the range
     # of a CDF) are a single sorted array; the position of ``level`` in row i is
-    # the number of its grid points with cdf < level.
+    # the number of its grid points with cdf < level (CDF values within ~1e-11 of
+    # a level, i.e. flat stretches, may resolve to the neighbouring grid point).
     shift = 2.0 * np.arange(n)[:, None]
     targets = levels.reshape(1, -1) + shift
     found = np.searchsorted((c + shift).ravel(), targets.ravel()).reshape(n, -1)

@@ -160,9 +160,9 @@ def bin_weights(
     >>> w.round(3).tolist()  # the bin with a third of the galaxies weighs three times more
     [0.667, 2.0]
     """
-    z = np.clip(np.asarray(z_train, dtype=np.float64), 0.0, None)
     e = np.asarray(edges, dtype=np.float64)
-    counts = np.histogram(np.clip(z, e[0], e[-1]), bins=e)[0].astype(np.float64)
+    z = np.clip(np.asarray(z_train, dtype=np.float64), e[0], e[-1])  # as target_bins counts them
+    counts = np.histogram(z, bins=e)[0].astype(np.float64)
     if flattening == 0 or counts.sum() == 0:
         return np.ones(counts.size)
     width = max(int(round(half_width / np.diff(e).mean())), 0)
@@ -353,8 +353,9 @@ def xpz_preset() -> Preset:
     (the L2 norm is positive for every spectrum, unlike the median), one
     channel, so that tables of sampled fluxes without errors (the dissertation's
     Table 1 layout) can be used.  The loss is tilted towards rare redshifts
-    (``prior_flattening=0.5``), which roughly halves the catastrophic outliers
-    of the sparse z > 0.45 tail on the simulated benchmark (``docs/accuracy.md``).
+    (``prior_flattening=0.5``): on the simulated benchmark this cut the
+    catastrophic outliers, mostly in the sparse z > 0.45 tail, from 39 to 29 of
+    54,000 validation galaxies (``docs/accuracy.md``).
     """
     return Preset(
         name="xpz",
