@@ -40,9 +40,10 @@ def test_fitted_temperature_minimises_the_nll() -> None:
 def test_calibrate_sets_the_model_temperature() -> None:
     model = build_model(XpzNetConfig(conv_filters=(4,), conv_kernels=(3,), n_bins=20), seed=0)
     assert isinstance(model, XpzNet)
-    x = torch.randn(64, 1, 186)
-    z = torch.rand(64) * 0.6
-    fitted = calibrate_temperature(model, x, z, batch_size=16, max_galaxies=50)
+    generator = torch.Generator().manual_seed(4)
+    x = torch.randn(64, 1, 186, generator=generator)
+    z = torch.rand(64, generator=generator) * 0.6
+    fitted = calibrate_temperature(model, x, z, batch_size=16)  # batching changes nothing
     assert set(fitted) == {
         "temperature",
         "nll_temperature",
@@ -55,6 +56,11 @@ def test_calibrate_sets_the_model_temperature() -> None:
     assert fitted["nll_temperature"] / 4 <= t <= 4 * fitted["nll_temperature"]
     model.set_temperature(1.0)
     assert model.calibrate(x, z)["temperature"] == pytest.approx(t)
+    # the coverage step uses a seeded subsample of at most max_galaxies
+    sub = calibrate_temperature(model, x, z, max_galaxies=50)
+    for key in ("validation_coverage_68", "validation_coverage_95"):
+        assert (sub[key] * 50) == pytest.approx(round(sub[key] * 50))
+    assert calibrate_temperature(model, x, z, max_galaxies=50) == sub
 
 
 def _gaussian_case(width_factor: float, n: int = 4000) -> tuple[torch.Tensor, ...]:
