@@ -109,6 +109,35 @@ def variance_product_seconds(n: int, repeat: int, dtype: type) -> float:
     return seconds
 
 
+def float32_error_drift(frame) -> float:
+    """Largest relative change of the flux errors when the pair product runs in float32.
+
+    The pair covariances ``e_i e_j r_ij`` and the pair table are rounded to
+    float32 and multiplied there (the diagonal stays float64); compared with
+    xpz's float64 errors on the same sources.
+    """
+    xp = read_xp_continuous(frame)
+    matrices = pixel_design_matrices(default_layout())
+    rows, cols = np.tril_indices(N_COEFFICIENTS, k=-1)  # the archive's pair order
+    worst = 0.0
+    for band in Band:
+        design, solution = matrices[band], xp.band(band)
+        e = solution.coefficient_errors.astype(np.float64)
+        pairs = (solution.coefficient_correlations * e[:, rows] * e[:, cols]).astype(np.float32)
+        table = (2.0 * design[rows] * design[cols]).astype(np.float32)
+        variance = (e**2) @ design**2 + (pairs @ table).astype(np.float64)
+        reference = _band_errors(xp, band)
+        worst = max(worst, float(np.max(np.abs(np.sqrt(variance) - reference) / reference)))
+    return worst
+
+
+def _band_errors(xp, band: Band) -> np.ndarray:
+    """xpz's float64 flux errors of one band (before the cast to float32 of ``Spectra``)."""
+    from xpz.io.gaia_xp import _pixel_errors
+
+    return _pixel_errors(xp.band(band), pixel_design_matrices(default_layout())[band], 256)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="number of sources (%(default)s)")
@@ -137,6 +166,9 @@ def main() -> None:
             f" = {floor / xpz_seconds:.0%} of xpz's time; speed-up if it were all: "
             f"{gaiaxpy_seconds / floor:.0f}x"
         )
+    print(
+        f"flux errors with the pair product in float32: max relative drift {float32_error_drift(frame):.1e}"
+    )
     print(
         f"max |difference| / row max: flux {worst(spectra.flux, flux):.1e},"
         f" flux_error {worst(spectra.flux_error, flux_error):.1e}"
