@@ -1,8 +1,8 @@
 """Benchmark: XP_CONTINUOUS -> 186-pixel spectra, xpz versus ``gaiaxpy.convert``.
 
-Both convert the same synthetic sources (random coefficients with a realistic
-fall-off, random positive-definite correlation matrices), given as a pandas
-DataFrame with the archive's columns.  GaiaXPy samples both bands on one grid
+Both convert the same synthetic sources (:func:`xpz.simulate.xp_archive.xp_archive_frame`:
+random coefficients with a realistic fall-off, random positive-definite
+correlation matrices), given as a pandas DataFrame with the archive's columns.  GaiaXPy samples both bands on one grid
 per call, so it gets the union of the layout's BP and RP positions in a single
 call (the cheapest way to obtain both bands with it).  Timings include reading
 the DataFrame (xpz: :func:`read_xp_continuous`; GaiaXPy: its input reader) and
@@ -30,37 +30,8 @@ import numpy as np
 
 from xpz.io.gaia_xp import N_CORRELATIONS, read_xp_continuous, xp_to_spectra
 from xpz.layout import Band, default_layout
+from xpz.simulate.xp_archive import xp_archive_frame
 from xpz.xpbasis import N_COEFFICIENTS, pixel_design_matrices
-
-
-def correlation_vectors(rng: np.random.Generator, n_distinct: int) -> np.ndarray:
-    """``n_distinct`` random positive-definite correlation matrices as archive vectors (1485,)."""
-    out = np.empty((n_distinct, N_CORRELATIONS), np.float32)
-    for k in range(n_distinct):
-        a = rng.normal(size=(55, 80))
-        cov = a @ a.T
-        d = np.sqrt(np.diag(cov))
-        out[k] = (cov / np.outer(d, d))[np.tril_indices(55, k=-1)]
-    return out
-
-
-def synthetic_archive_frame(n: int, seed: int):
-    """A DataFrame of ``n`` sources with the archive's XP_CONTINUOUS columns (numpy cells)."""
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    columns: dict[str, object] = {"source_id": rng.integers(1, 2**62, n, dtype=np.int64)}
-    for band, scale in (("bp", 60.0), ("rp", 40.0)):
-        coefficients = rng.normal(size=(n, 55)) * np.geomspace(scale, 0.05, 55)
-        errors = (np.abs(coefficients) * 0.02 + rng.uniform(0.05, 0.2, (n, 55))).astype(np.float32)
-        distinct = correlation_vectors(rng, 64)
-        correlations = distinct[rng.integers(0, len(distinct), n)]
-        columns[f"{band}_n_parameters"] = np.full(n, 55, np.int16)
-        columns[f"{band}_standard_deviation"] = rng.uniform(0.9, 1.3, n).astype(np.float32)
-        columns[f"{band}_coefficients"] = list(coefficients)
-        columns[f"{band}_coefficient_errors"] = list(errors)
-        columns[f"{band}_coefficient_correlations"] = list(correlations)
-    return pd.DataFrame(columns)
 
 
 def best_of(repeat: int, function, *args):
@@ -191,7 +162,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    frame = synthetic_archive_frame(args.n, args.seed)
+    frame = xp_archive_frame(args.n, args.seed)
     layout = default_layout()
     sampling = np.sort(np.concatenate([layout.bp_pwl, layout.rp_pwl]))
     spectra, xpz_seconds = best_of(args.repeat, xpz_convert, frame)

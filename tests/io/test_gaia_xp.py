@@ -13,11 +13,13 @@ from xpz.io.gaia_xp import (
     N_CORRELATIONS,
     XPContinuous,
     correlation_matrices,
+    iter_xp_continuous,
     read_gaia_spectra,
     read_xp_continuous,
     xp_to_spectra,
 )
 from xpz.layout import Band, default_layout
+from xpz.simulate.xp_archive import random_correlations
 from xpz.spectra import Flag
 
 ARRAY_COLUMNS = ("coefficients", "coefficient_errors", "coefficient_correlations")
@@ -31,11 +33,7 @@ def band_solution(rng, scale):
     """Realistic-looking coefficients, errors and a positive-definite correlation vector."""
     coefficients = rng.normal(0, 1, 55) * np.geomspace(scale, 0.05, 55)
     errors = (np.abs(coefficients) * 0.02 + rng.uniform(0.05, 0.2, 55)).astype(np.float32)
-    a = rng.normal(size=(55, 80))
-    cov = a @ a.T
-    d = np.sqrt(np.diag(cov))
-    correlations = (cov / np.outer(d, d))[np.tril_indices(55, k=-1)].astype(np.float32)
-    return coefficients, errors, correlations
+    return coefficients, errors, random_correlations(rng, 1)[0]
 
 
 def archive_table(rng, missing=()):
@@ -165,6 +163,64 @@ def test_all_formats_give_identical_spectra(table, files):
         assert spectra.flag.tolist() == [0, 0], name
     frame = as_dataframe(table)
     np.testing.assert_array_equal(xp_to_spectra(read_xp_continuous(frame)).flux, reference.flux)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "fits", "votable-binary"])
+def test_chunked_reading_gives_the_same_sources(table, files, fmt):
+    whole = read_xp_continuous(files[fmt])
+    chunks = list(iter_xp_continuous(files[fmt], chunk_rows=1))
+    streamed = fmt in ("csv", "parquet")  # the others are read whole, as one chunk
+    assert [len(c) for c in chunks] == ([1, 1] if streamed else [2])
+    assert np.concatenate([c.source_id for c in chunks]).tolist() == SOURCE_IDS
+    for band in Band:
+        got = np.concatenate([c.band(band).coefficient_correlations for c in chunks])
+        np.testing.assert_array_equal(got, whole.band(band).coefficient_correlations)
+
+
+def test_predictions_from_every_format_are_identical(table, files, tmp_path):
+    from astropy.table import Table
+
+    from xpz.inference import predict, predict_files
+    from xpz.models.paper import PaperConfig
+    from xpz.models.registry import build_model
+    from xpz.preprocess import MinMaxScaler
+    from xpz.training.checkpoint import save_model
+
+    reference = xp_to_spectra(read_xp_continuous(table))
+    model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)
+    model_dir = save_model(tmp_path / "model", model, MinMaxScaler().fit(reference.flux))
+    z_pred = {}
+    for name, path in files.items():
+        out = tmp_path / f"{name}.parquet"
+        assert predict_files(model_dir, [path], out, chunk_rows=1).rows == 2, name
+        catalogue = Table.read(out)
+        assert catalogue["source_id"].tolist() == SOURCE_IDS, name
+        z_pred[name] = np.asarray(catalogue["z_pred"])
+        np.testing.assert_array_equal(z_pred[name], z_pred["csv"], err_msg=name)
+    # in memory, both sources in one batch: the same up to float32 rounding
+    np.testing.assert_allclose(z_pred["csv"], predict(model_dir, table)["z_pred"], rtol=1e-5)
+
+
+def test_chunk_errors_name_rows_of_the_whole_file(files, tmp_path):
+    rows = list(csv.reader(files["csv"].open()))
+    header = rows[0]
+    rows[2][header.index("rp_coefficients")] = "(1.0, abc)"
+    broken = tmp_path / "broken.csv"
+    with broken.open("w", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    chunks = iter_xp_continuous(broken, chunk_rows=1)
+    assert len(next(chunks)) == 1
+    with pytest.raises(InputError, match=r"column 'rp_coefficients', row 1: not an array"):
+        next(chunks)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2])
+def test_repeated_source_id_is_refused_within_and_across_chunks(table, tmp_path, chunk_rows):
+    table["source_id"][1] = table["source_id"][0]
+    path = tmp_path / "repeated.parquet"
+    as_dataframe(table).to_parquet(path)
+    with pytest.raises(InputError, match=r"column 'source_id', rows 0, 1: duplicate source_id"):
+        list(iter_xp_continuous(path, chunk_rows=chunk_rows))
 
 
 def gaiaxpy_band(source, band: Band, pwl):

@@ -347,7 +347,7 @@ def _input_flags(flux: NDArray[np.float32]) -> NDArray[np.uint32]:
 
 
 class SeenIds:
-    """``source_id`` values seen in earlier chunks of one file, to find duplicates across chunks.
+    """``source_id`` values seen in the chunks of one file so far, to find duplicates.
 
     Kept as a sorted int64 array with the row of each id (16 bytes per row).
     """
@@ -357,7 +357,7 @@ class SeenIds:
         self._rows = np.empty(0, np.int64)
 
     def add(self, source_id: NDArray[np.int64], *, first_row: int, source: str) -> None:
-        """Record one chunk's ids; raise InputError if one was seen in an earlier chunk."""
+        """Record one chunk's ids; raise InputError if one repeats in it or an earlier chunk."""
         if len(self._ids):
             pos = np.searchsorted(self._ids, source_id).clip(max=len(self._ids) - 1)
             self._refuse_repeats(
@@ -367,6 +367,15 @@ class SeenIds:
         rows = np.concatenate([self._rows, first_row + np.arange(len(source_id))])
         order = np.argsort(ids, kind="stable")
         self._ids, self._rows = ids[order], rows[order]
+        within = np.flatnonzero(self._ids[1:] == self._ids[:-1])  # earlier chunks are distinct
+        if within.size:
+            value = self._ids[within[0]]
+            raise InputError(
+                f"duplicate source_id {value} (rows share one id)",
+                path=source,
+                rows=self._rows[self._ids == value].tolist(),
+                column="source_id",
+            )
 
     def _refuse_repeats(
         self, source_id: NDArray[np.int64], hit: NDArray[np.intp], first_row: int, source: str

@@ -21,6 +21,7 @@ the pixel variance is ``diag(D^T diag(e) R diag(e) D)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from xpz.errors import InputError
+from xpz.io.columns import SeenIds
 from xpz.io.gaia_xp_table import (
     RawTable,
     TableFormat,
     array_column,
     has_column,
     integer_column,
+    iter_tables,
     load_table,
     scalar_column,
 )
@@ -48,6 +51,7 @@ __all__ = [
     "XPBand",
     "XPContinuous",
     "correlation_matrices",
+    "iter_xp_continuous",
     "read_gaia_spectra",
     "read_xp_continuous",
     "xp_to_spectra",
@@ -223,14 +227,31 @@ def read_xp_continuous(source: Any, format: str | TableFormat | None = None) -> 
         ``n_parameters`` or 55, or a file that cannot be parsed; the message
         names the file, rows and column.
     """
-    table = load_table(source, format)
+    return _xp_continuous(load_table(source, format))
+
+
+def iter_xp_continuous(
+    source: Any, format: str | TableFormat | None = None, chunk_rows: int = 20_000
+) -> Iterator[XPContinuous]:
+    """:func:`read_xp_continuous` in chunks of at most ``chunk_rows`` sources.
+
+    CSV and Parquet files are streamed (memory bounded by the chunk size); other
+    formats are read whole and come as one chunk.  Errors name rows of the whole
+    file, and a ``source_id`` repeated anywhere in the file is refused.
+    """
+    seen = SeenIds()
+    for table in iter_tables(source, format, chunk_rows):
+        xp = _xp_continuous(table)
+        seen.add(xp.source_id, first_row=table.first_row, source=table.origin)
+        yield xp
+
+
+def _xp_continuous(table: RawTable) -> XPContinuous:
+    """The XP_CONTINUOUS solutions of one loaded table (or chunk), checked."""
     required = ["source_id"] + [f"{b.value}_{c}" for b in Band for c in _REQUIRED_BAND_COLUMNS]
     absent = [name for name in required if name not in table.columns]
     if absent:
-        raise InputError(
-            f"not a Gaia XP_CONTINUOUS table: missing column(s) {', '.join(absent)}",
-            path=table.origin,
-        )
+        raise table.error(f"not a Gaia XP_CONTINUOUS table: missing column(s) {', '.join(absent)}")
     optional = {
         name: scalar_column(table, name)
         for name in ("z", "phot_g_mean_mag")
@@ -259,7 +280,7 @@ def _read_band(table: RawTable, band: Band) -> XPBand:
     def check(column: str, bad: NDArray[np.bool_], problem: str) -> None:
         rows = np.flatnonzero(present & bad)
         if rows.size:
-            raise InputError(problem, path=table.origin, rows=rows.tolist(), column=prefix + column)
+            raise table.error(problem, rows=rows.tolist(), column=prefix + column)
 
     check(
         "coefficients",

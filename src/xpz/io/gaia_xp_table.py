@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ __all__ = [
     "guess_format",
     "has_column",
     "integer_column",
+    "iter_tables",
     "load_table",
     "scalar_column",
 ]
@@ -63,11 +64,27 @@ def guess_format(path: str | Path, format: str | TableFormat | None = None) -> T
 
 @dataclass(frozen=True)
 class RawTable:
-    """A table as loaded: column name -> per-row values, plus where it came from."""
+    """A table as loaded: column name -> per-row values, plus where it came from.
+
+    A chunk of a longer file has ``first_row`` > 0: its row 0 is that row of
+    the file, and :meth:`error` reports rows of the file.
+    """
 
     columns: Mapping[str, Sequence[Any] | NDArray]
     n_rows: int
     origin: str
+    first_row: int = 0
+
+    def error(
+        self, problem: str, *, rows: Sequence[int] | None = None, column: str | None = None
+    ) -> InputError:
+        """An :class:`~xpz.errors.InputError` naming this table's file, its rows and ``column``.
+
+        >>> str(RawTable({}, 5, "xp.csv", first_row=100).error("bad", rows=[2], column="c"))
+        "xp.csv: column 'c', row 102: bad"
+        """
+        file_rows = None if rows is None else [self.first_row + int(r) for r in rows]
+        return InputError(problem, path=self.origin, rows=file_rows, column=column)
 
 
 def load_table(source: Any, format: str | TableFormat | None = None) -> RawTable:
@@ -76,33 +93,78 @@ def load_table(source: Any, format: str | TableFormat | None = None) -> RawTable
     A file that the format's reader cannot parse (corrupt, truncated, another
     format) raises :class:`~xpz.errors.InputError` naming the file.
     """
+    return next(iter_tables(source, format))
+
+
+def iter_tables(
+    source: Any, format: str | TableFormat | None = None, chunk_rows: int | None = None
+) -> Iterator[RawTable]:
+    """:func:`load_table` in chunks of at most ``chunk_rows`` rows (``None``: one chunk).
+
+    CSV and Parquet files are streamed, so memory is bounded by the chunk size;
+    other formats and in-memory tables come whole, as one chunk.  At least one
+    chunk is yielded, with no rows for an empty table.
+    """
+    if chunk_rows is not None and int(chunk_rows) < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     if _is_dataframe(source):
-        return _from_pandas(source, "<DataFrame>")
+        yield _from_pandas(source, "<DataFrame>")
+        return
     if _is_astropy_table(source):
-        return _from_astropy(source, "<Table>")
+        yield _from_astropy(source, "<Table>")
+        return
     path = Path(source)
     fmt = guess_format(path, format)
     if not path.is_file():
         raise InputError("no such file", path=path)
-    try:
-        loaded = _read_file(path, fmt)
-    except Exception as exc:  # each library has its own exceptions for a corrupt file
-        raise InputError(f"cannot read it as {fmt.value}: {exc}", path=path) from exc
-    if _is_dataframe(loaded):
-        return _from_pandas(loaded, str(path))
-    return _from_astropy(loaded, str(path))
+    chunks, first_row = _read_file(path, fmt, chunk_rows), 0
+    while True:
+        try:
+            loaded = next(chunks)
+        except StopIteration:
+            return
+        except InputError:
+            raise
+        except Exception as exc:  # each library has its own exceptions for a corrupt file
+            raise InputError(f"cannot read it as {fmt.value}: {exc}", path=path) from exc
+        convert = _from_pandas if _is_dataframe(loaded) else _from_astropy
+        table = convert(loaded, str(path), first_row)
+        first_row += table.n_rows
+        yield table
 
 
-def _read_file(path: Path, fmt: TableFormat) -> Any:
-    """The file as a pandas DataFrame (CSV, Parquet) or an astropy Table (the others)."""
+def _read_file(path: Path, fmt: TableFormat, chunk_rows: int | None) -> Iterator[Any]:
+    """The file as pandas DataFrames (CSV, Parquet; streamed) or one astropy Table (the others)."""
     if fmt is TableFormat.CSV:
         import pandas as pd
 
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_filter": False}
+        if chunk_rows is None:
+            yield pd.read_csv(path, **options)
+            return
+        empty = True
+        with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:
+            for frame in reader:
+                empty = False
+                yield frame
+        if empty:  # a header without rows
+            yield pd.read_csv(path, nrows=0, **options)
+        return
     if fmt is TableFormat.PARQUET:
-        import pandas as pd
+        import pyarrow.parquet as pq
 
-        return pd.read_parquet(path)
+        # Without pre-buffering, pyarrow keeps only the pages being decoded, not the whole file.
+        with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as parquet:
+            if chunk_rows is None:
+                yield parquet.read().to_pandas()
+                return
+            empty = True
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                empty = False
+                yield batch.to_pandas()
+            if empty:
+                yield parquet.schema_arrow.empty_table().to_pandas()
+        return
     from astropy.table import Table
 
     astropy_format = {
@@ -112,7 +174,7 @@ def _read_file(path: Path, fmt: TableFormat) -> Any:
     }
     if fmt not in astropy_format:
         raise InputError(f"XP_CONTINUOUS tables are not read from {fmt.value} files", path=path)
-    return Table.read(path, format=astropy_format[fmt])
+    yield Table.read(path, format=astropy_format[fmt])
 
 
 def has_column(path: str | Path, name: str, format: str | TableFormat | None = None) -> bool:
@@ -161,7 +223,7 @@ def _is_astropy_table(obj: Any) -> bool:
     return type(obj).__module__.startswith("astropy") and hasattr(obj, "colnames")
 
 
-def _from_pandas(frame: Any, origin: str) -> RawTable:
+def _from_pandas(frame: Any, origin: str, first_row: int = 0) -> RawTable:
     columns = {}
     for name in frame.columns:
         series = frame[name]
@@ -171,10 +233,10 @@ def _from_pandas(frame: Any, origin: str) -> RawTable:
             values = np.array(series.astype(object).to_numpy(), dtype=object)
             values[series.isna().to_numpy()] = None
             columns[str(name)] = values
-    return RawTable(columns, len(frame), origin)
+    return RawTable(columns, len(frame), origin, first_row)
 
 
-def _from_astropy(table: Any, origin: str) -> RawTable:
+def _from_astropy(table: Any, origin: str, first_row: int = 0) -> RawTable:
     columns: dict[str, Any] = {}
     for name in table.colnames:
         column = table[name]
@@ -187,7 +249,7 @@ def _from_astropy(table: Any, origin: str) -> RawTable:
             columns[name] = np.ma.asarray(column)
         else:
             columns[name] = np.asarray(column)
-    return RawTable(columns, len(table), origin)
+    return RawTable(columns, len(table), origin, first_row)
 
 
 def scalar_column(table: RawTable, name: str) -> NDArray[np.float64]:
@@ -210,7 +272,7 @@ def scalar_column(table: RawTable, name: str) -> NDArray[np.float64]:
         except (TypeError, ValueError):
             bad.append(i)
     if bad:
-        raise InputError("not a number", path=table.origin, rows=bad, column=name)
+        raise table.error("not a number", rows=bad, column=name)
     return out
 
 
@@ -237,7 +299,7 @@ def integer_column(table: RawTable, name: str) -> NDArray[np.int64]:
         except (TypeError, ValueError, OverflowError):
             bad.append(i)
     if bad:
-        raise InputError("missing or not an integer", path=table.origin, rows=bad, column=name)
+        raise table.error("missing or not an integer", rows=bad, column=name)
     return out
 
 
@@ -257,12 +319,7 @@ def array_column(table: RawTable, name: str) -> list[NDArray[np.float64] | None]
             out.append(None)
             bad.append(i)
     if bad:
-        raise InputError(
-            "not an array of numbers like '(1.0, 2.0, ...)'",
-            path=table.origin,
-            rows=bad,
-            column=name,
-        )
+        raise table.error("not an array of numbers like '(1.0, 2.0, ...)'", rows=bad, column=name)
     return out
 
 
