@@ -17,6 +17,7 @@ from xpz.io.fetch import (
     FetchFormat,
     fetch,
     split_batches,
+    write_table,
 )
 
 FIRST_ID = 4_295_806_720
@@ -177,6 +178,27 @@ def test_batch_files_round_trip_in_every_format(tmp_path, fmt):
         assert first.startswith("(") and first.endswith(")")
         first = [float(v) for v in first[1:-1].split(",")]
     np.testing.assert_array_equal(np.asarray(first, dtype=float), expected["bp_coefficients"][0])
+    if fmt is FetchFormat.VOTABLE:  # binary, not a <TD> element per number
+        assert b"<BINARY2>" in result.batches[0].read_bytes()[:20_000]
+
+
+def test_votable_batch_takes_variable_length_cells(tmp_path):
+    """Plain numpy arrays in object columns, as a user's table may hold them."""
+    from xpz.io.gaia_xp import read_xp_continuous
+
+    table = xp_continuous_table([FIRST_ID, FIRST_ID + 1])
+    for name in table.colnames:
+        if table[name].ndim == 2:
+            cells = np.empty(len(table), dtype=object)
+            cells[:] = [np.array(row) for row in table[name]]
+            table[name] = cells
+    path = tmp_path / "batch.xml"
+    write_table(table, path, FetchFormat.VOTABLE)
+    xp = read_xp_continuous(path)
+    assert xp.source_id.tolist() == [FIRST_ID, FIRST_ID + 1]
+    np.testing.assert_array_equal(
+        xp.rp.coefficient_correlations[1], table["rp_coefficient_correlations"][1]
+    )
 
 
 @pytest.mark.parametrize("fmt", list(FetchFormat))
