@@ -1,8 +1,8 @@
 """Benchmark: reading Gaia XP_CONTINUOUS files, per file format (sources per second).
 
 The same synthetic sources (:func:`xpz.simulate.xp_archive.xp_archive_frame`)
-are written as ``xpz fetch`` writes its batch files (CSV, ECSV, FITS, VOTable;
-:func:`xpz.io.fetch.write_table`) and as Parquet, then read back with
+are written as ``xpz fetch`` writes its batch files (CSV, ECSV, FITS, VOTable,
+Parquet; :func:`xpz.io.fetch.write_table`), then read back with
 :func:`xpz.io.gaia_xp.read_xp_continuous`; the time is the best of
 ``--repeat`` reads.  Sampling on the 186 pixels, the same for every format, is
 timed once for comparison.  Each file holds 3,080 numbers per source, so the
@@ -58,8 +58,6 @@ def main() -> None:
         paths = {fmt.value: Path(tmp) / f"xp{fmt.suffix}" for fmt in FetchFormat}
         for fmt in FetchFormat:
             write_table(table, paths[fmt.value], fmt)
-        paths["parquet"] = Path(tmp) / "xp.parquet"
-        frame.to_parquet(paths["parquet"])
         print(f"{args.n} sources; read_xp_continuous, best of {args.repeat}")
         rates = {}
         for name, path in paths.items():

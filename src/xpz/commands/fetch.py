@@ -10,7 +10,7 @@ HELP = (
     "coefficients in batches of at most 5,000 (resumable; see docs/fetch.md)."
 )
 
-_FORMATS = ("csv", "ecsv", "fits", "votable")
+_FORMATS = ("csv", "ecsv", "fits", "votable", "parquet")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -74,12 +74,17 @@ _ARRAY_COLUMNS = tuple(c for c in XP_CONTINUOUS_COLUMNS if "coefficient" in c)
 
 
 class FetchFormat(enum.Enum):
-    """File format of the candidate table and the batch files."""
+    """File format of the candidate table and the batch files.
+
+    Parquet is by far the fastest for ``xpz predict`` to read (see
+    ``docs/benchmarks.md``), but GaiaXPy does not read it.
+    """
 
     CSV = "csv"
     ECSV = "ecsv"
     FITS = "fits"
     VOTABLE = "votable"
+    PARQUET = "parquet"
 
     @property
     def suffix(self) -> str:
@@ -196,10 +201,11 @@ def _archive_array_string(cell: Any) -> str:
 
 
 def write_table(table: Table, path: Path, format: FetchFormat) -> None:
-    """Write ``table`` to ``path`` atomically, readable by astropy and gaiaxpy.
+    """Write ``table`` to ``path`` atomically, readable by astropy (and but for Parquet, gaiaxpy).
 
     ECSV is comma-separated and CSV holds array cells as ``(v1, v2, ...)``
-    strings, as the archive's own files do.
+    strings, as the archive's own files do; Parquet holds them as lists, null
+    for a missing band.
     """
     from astropy.table import Column
 
@@ -214,8 +220,30 @@ def write_table(table: Table, path: Path, format: FetchFormat) -> None:
             table.write(tmp, format="ascii.ecsv", delimiter=",")
         elif format is FetchFormat.FITS:
             table.write(tmp, format="fits")
+        elif format is FetchFormat.PARQUET:
+            _as_dataframe(table).to_parquet(tmp, index=False)
         else:  # BINARY2 serialization: a third of TABLEDATA's size, read twice as fast
             _with_masked_cells(table).write(tmp, format="votable", tabledata_format="binary2")
+
+
+def _as_dataframe(table: Table) -> Any:
+    """``table`` as pandas: array cells as float arrays (``None`` if empty), masked values null."""
+    import numpy as np
+
+    out = table.copy(copy_data=False)
+    for name in out.colnames:
+        if out[name].dtype.kind == "O":
+            cells = np.empty(len(out), dtype=object)
+            cells[:] = [
+                np.ma.filled(np.ma.asarray(cell, dtype=float), np.nan) if np.size(cell) else None
+                for cell in out[name]
+            ]
+            out[name] = cells
+        elif out[name].ndim > 1:  # fixed-length arrays: one list per row
+            cells = np.empty(len(out), dtype=object)
+            cells[:] = list(np.asarray(out[name]))
+            out[name] = cells
+    return out.to_pandas()
 
 
 def _with_masked_cells(table: Table) -> Table:
