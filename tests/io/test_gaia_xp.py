@@ -221,6 +221,8 @@ def test_repeated_source_id_is_refused_within_and_across_chunks(table, tmp_path,
     as_dataframe(table).to_parquet(path)
     with pytest.raises(InputError, match=r"column 'source_id', rows 0, 1: duplicate source_id"):
         list(iter_xp_continuous(path, chunk_rows=chunk_rows))
+    with pytest.raises(InputError, match=r"column 'source_id', rows 0, 1: duplicate source_id"):
+        read_xp_continuous(table)
 
 
 def gaiaxpy_band(source, band: Band, pwl):

@@ -224,8 +224,8 @@ def read_xp_continuous(source: Any, format: str | TableFormat | None = None) -> 
     ------
     InputError
         Missing columns, malformed arrays, a coefficient count other than
-        ``n_parameters`` or 55, or a file that cannot be parsed; the message
-        names the file, rows and column.
+        ``n_parameters`` or 55, a repeated ``source_id``, or a file that cannot
+        be parsed; the message names the file, rows and column.
     """
     return _xp_continuous(load_table(source, format))
 
@@ -237,7 +237,8 @@ def iter_xp_continuous(
 
     CSV and Parquet files are streamed (memory bounded by the chunk size); other
     formats are read whole and come as one chunk.  Errors name rows of the whole
-    file, and a ``source_id`` repeated anywhere in the file is refused.
+    file, and a ``source_id`` repeated anywhere in the file is refused, as
+    :func:`read_xp_continuous` refuses one repeated in its table.
     """
     seen = SeenIds()
     for table in iter_tables(source, format, chunk_rows):
@@ -257,8 +258,10 @@ def _xp_continuous(table: RawTable) -> XPContinuous:
         for name in ("z", "phot_g_mean_mag")
         if name in table.columns
     }
+    source_id = integer_column(table, "source_id")
+    SeenIds().add(source_id, first_row=table.first_row, source=table.origin)  # no repeats
     return XPContinuous(
-        source_id=integer_column(table, "source_id"),
+        source_id=source_id,
         bp=_read_band(table, Band.BP),
         rp=_read_band(table, Band.RP),
         origin=table.origin,
