@@ -141,7 +141,7 @@ def float32_error_drift(frame) -> float:
 
 def _band_errors(xp, band: Band) -> np.ndarray:
     """xpz's float64 flux errors of one band (before the cast to float32 of ``Spectra``)."""
-    from xpz.io.gaia_xp import _pixel_errors
+    from xpz.xpsampling import _pixel_errors
 
     return _pixel_errors(xp.band(band), pixel_design_matrices(default_layout())[band], 256)
 

@@ -40,6 +40,9 @@ from xpz.layout import LAYOUT_VERSION, Band, XPLayout, default_layout
 __all__ = [
     "BASIS_FILE",
     "N_COEFFICIENTS",
+    "N_CORRELATIONS",
+    "PAIR_COLUMNS",
+    "PAIR_ROWS",
     "compute_design_matrices",
     "design_matrices",
     "pixel_design_matrices",
@@ -48,6 +51,13 @@ __all__ = [
 
 #: Number of basis functions (coefficients) per band in Gaia DR3.
 N_COEFFICIENTS = 55
+
+#: Off-diagonal entries of a band's coefficient correlation matrix (the archive stores 1,485).
+N_CORRELATIONS = N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2
+
+#: Row and column of each stored correlation.  The archive lists the upper
+#: triangle column by column, i.e. GaiaXPy's ``np.tril_indices(55, k=-1)`` order.
+PAIR_ROWS, PAIR_COLUMNS = np.tril_indices(N_COEFFICIENTS, k=-1)
 
 #: The shipped design matrices for the default layout.
 BASIS_FILE = Path(__file__).parent / "data" / "xp_basis.npz"

@@ -12,11 +12,8 @@ from the full coefficient covariance, exactly as ``gaiaxpy.convert`` does.
 A source without a BP (or RP) spectrum is kept: its pixels of that band are
 NaN and it carries :attr:`Flag.MISSING_BP` (``MISSING_RP``).
 
-Covariance (as GaiaXPy builds it): with ``e`` the coefficient errors, ``R``
-the correlation matrix and ``s`` the standard deviation, the coefficient
-covariance is ``C = diag(e/s) R diag(e/s)`` and the sampled flux error is
-``s * sqrt(diag(D^T C D))`` for the design matrix ``D`` -- the ``s`` cancel, so
-the pixel variance is ``diag(D^T diag(e) R diag(e) D)``.
+The sampling itself, :func:`xp_to_spectra`, lives in :mod:`xpz.xpsampling`
+(with how the errors follow from the covariance) and is importable from here.
 """
 
 from __future__ import annotations
@@ -41,9 +38,10 @@ from xpz.io.gaia_xp_table import (
     load_table,
     scalar_column,
 )
-from xpz.layout import Band, XPLayout, default_layout
-from xpz.spectra import Flag, Spectra
-from xpz.xpbasis import N_COEFFICIENTS, pixel_design_matrices
+from xpz.layout import Band
+from xpz.spectra import Spectra
+from xpz.xpbasis import N_COEFFICIENTS, N_CORRELATIONS, PAIR_COLUMNS, PAIR_ROWS
+from xpz.xpsampling import xp_to_spectra
 
 __all__ = [
     "ARCHIVE_BAND_COLUMNS",
@@ -56,9 +54,6 @@ __all__ = [
     "read_xp_continuous",
     "xp_to_spectra",
 ]
-
-#: Off-diagonal correlations per band: the upper triangle of a 55 x 55 matrix.
-N_CORRELATIONS = N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2
 
 #: Per-band columns of the archive table, in the archive's order (prefix ``bp_`` / ``rp_``).
 ARCHIVE_BAND_COLUMNS = (
@@ -83,10 +78,6 @@ _REQUIRED_BAND_COLUMNS = (
     "coefficient_correlations",
 )
 
-#: Row and column of each stored correlation.  The archive lists the upper
-#: triangle column by column, i.e. GaiaXPy's ``np.tril_indices(55, k=-1)`` order.
-_PAIR_ROW, _PAIR_COL = np.tril_indices(N_COEFFICIENTS, k=-1)
-
 
 def correlation_matrices(correlations: ArrayLike) -> NDArray[np.float64]:
     """Full (..., 55, 55) correlation matrices from archive vectors (..., 1485).
@@ -99,8 +90,8 @@ def correlation_matrices(correlations: ArrayLike) -> NDArray[np.float64]:
     """
     r = np.asarray(correlations, dtype=float)
     out = np.zeros((*r.shape[:-1], N_COEFFICIENTS, N_COEFFICIENTS))
-    out[..., _PAIR_ROW, _PAIR_COL] = r
-    out[..., _PAIR_COL, _PAIR_ROW] = r
+    out[..., PAIR_ROWS, PAIR_COLUMNS] = r
+    out[..., PAIR_COLUMNS, PAIR_ROWS] = r
     out[..., np.arange(N_COEFFICIENTS), np.arange(N_COEFFICIENTS)] = 1.0
     return out
 
@@ -341,88 +332,6 @@ def _stack(
         return stacked
     out: NDArray = np.full((len(cells), width), np.nan, dtype=dtype)
     out[present] = stacked
-    return out
-
-
-def xp_to_spectra(
-    xp: XPContinuous, layout: XPLayout | None = None, *, chunk_size: int = 256
-) -> Spectra:
-    """Sample XP_CONTINUOUS spectra on the 186-pixel layout: flux and flux error in e-/s.
-
-    Equivalent to ``gaiaxpy.convert(..., sampling=<layout pwl>, truncation=False)``
-    followed by the layout's truncation, but vectorised: per band, the fluxes are
-    one matrix product and the variances one more (``chunk_size`` sources at a
-    time to bound memory).  Missing bands give NaN pixels and
-    ``Flag.MISSING_BP`` / ``MISSING_RP``; any non-finite flux sets
-    ``Flag.NONFINITE_FLUX``.
-    """
-    layout = default_layout() if layout is None else layout
-    matrices = pixel_design_matrices(layout)
-    fluxes, errors = [], []
-    for band in Band:
-        solution = xp.band(band)
-        fluxes.append(solution.coefficients @ matrices[band])
-        errors.append(_pixel_errors(solution, matrices[band], chunk_size))
-    flux = np.concatenate(fluxes, axis=1)
-    flag = np.zeros(len(xp), np.uint32)
-    flag[~xp.bp.present] |= np.uint32(Flag.MISSING_BP)
-    flag[~xp.rp.present] |= np.uint32(Flag.MISSING_RP)
-    flag[~np.isfinite(flux).all(axis=1)] |= np.uint32(Flag.NONFINITE_FLUX)
-    return Spectra(
-        flux=flux.astype(np.float32),
-        flux_error=np.concatenate(errors, axis=1).astype(np.float32),
-        source_id=xp.source_id,
-        z=xp.z,
-        phot_g_mean_mag=xp.phot_g_mean_mag,
-        flag=flag,
-        meta={"source": "Gaia DR3 XP_CONTINUOUS", "origin": xp.origin},
-    )
-
-
-def _pixel_errors(solution: XPBand, design: NDArray[np.float64], chunk_size: int) -> NDArray:
-    """Flux errors (N, P) from the full coefficient covariance (NaN for a missing band).
-
-    ``var_p = sum_ij e_i R_ij e_j D_ip D_jp`` is split into the diagonal and the
-    1485 stored pairs (each counted twice), so the correlation vectors enter a
-    single matrix product with the fixed pair table ``2 D_ip D_jp``.  A missing
-    band has NaN errors, hence NaN variances, without special handling.  Work
-    arrays hold one source per column and ``chunk_size`` sources at a time, which
-    keeps them in cache.
-    """
-    pair_design = np.ascontiguousarray((2.0 * design[_PAIR_ROW] * design[_PAIR_COL]).T)  # (P, 1485)
-    squared_design = design**2  # (55, P)
-    n = len(solution)
-    variance = np.empty((n, design.shape[1]))
-    work = np.empty((N_CORRELATIONS, min(chunk_size, n)))
-    for start in range(0, n, chunk_size):
-        rows = slice(start, min(start + chunk_size, n))
-        errors = np.ascontiguousarray(solution.coefficient_errors[rows].T, dtype=np.float64)
-        pairs = _pair_covariances(errors, solution.coefficient_correlations[rows].T, work)
-        variance[rows] = (pair_design @ pairs).T + (errors**2).T @ squared_design
-    return np.sqrt(variance)
-
-
-def _pair_covariances(
-    errors: NDArray, correlations: NDArray, work: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """``e_i e_j r_ij`` (1485, M) for the stored pairs (archive order), one source per column.
-
-    ``errors`` is (55, M), ``correlations`` (1485, M); the result is written into
-    the first M columns of ``work``.  The pairs of coefficient ``i`` with
-    ``j = 0 .. i-1`` are contiguous rows, so one slice per coefficient replaces
-    a much slower fancy-indexed gather.
-
-    >>> import numpy as np
-    >>> e, r = np.arange(1.0, 56.0)[:, None], np.ones((1485, 1))
-    >>> _pair_covariances(e, r, np.empty((1485, 1)))[:3, 0].tolist()  # pairs (1,0), (2,0), (2,1)
-    [2.0, 3.0, 6.0]
-    """
-    out: NDArray[np.float64] = work[:, : errors.shape[1]]
-    np.copyto(out, correlations)
-    for i in range(1, N_COEFFICIENTS):
-        pairs = slice(i * (i - 1) // 2, i * (i + 1) // 2)
-        out[pairs] *= errors[:i]
-        out[pairs] *= errors[i]
     return out
 
 
