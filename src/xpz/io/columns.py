@@ -358,35 +358,17 @@ class SeenIds:
 
     def add(self, source_id: NDArray[np.int64], *, first_row: int, source: str) -> None:
         """Record one chunk's ids; raise InputError if one repeats in it or an earlier chunk."""
-        if len(self._ids):
-            pos = np.searchsorted(self._ids, source_id).clip(max=len(self._ids) - 1)
-            self._refuse_repeats(
-                source_id, np.flatnonzero(self._ids[pos] == source_id), first_row, source
-            )
         ids = np.concatenate([self._ids, source_id])
         rows = np.concatenate([self._rows, first_row + np.arange(len(source_id))])
         order = np.argsort(ids, kind="stable")
-        self._ids, self._rows = ids[order], rows[order]
-        within = np.flatnonzero(self._ids[1:] == self._ids[:-1])  # earlier chunks are distinct
-        if within.size:
-            value = self._ids[within[0]]
+        ids, rows = ids[order], rows[order]
+        repeated = np.flatnonzero(ids[1:] == ids[:-1])
+        if repeated.size:
+            value = ids[repeated[0]]
             raise InputError(
                 f"duplicate source_id {value} (rows share one id)",
                 path=source,
-                rows=self._rows[self._ids == value].tolist(),
+                rows=rows[ids == value].tolist(),
                 column="source_id",
             )
-
-    def _refuse_repeats(
-        self, source_id: NDArray[np.int64], hit: NDArray[np.intp], first_row: int, source: str
-    ) -> None:
-        if hit.size:
-            value = source_id[hit[0]]
-            earlier = self._rows[self._ids == value]
-            rows = np.concatenate([earlier, first_row + hit[source_id[hit] == value]])
-            raise InputError(
-                f"duplicate source_id {value} (rows share one id)",
-                path=source,
-                rows=rows.tolist(),
-                column="source_id",
-            )
+        self._ids, self._rows = ids, rows
