@@ -52,6 +52,9 @@ __all__ = [
     "N_RP",
     "N_SAMPLES_PER_BAND",
     "RP_TRIM",
+    "Z_MAX",
+    "Z_MIN",
+    "Z_RANGE",
     "Band",
     "XPLayout",
     "default_layout",
@@ -70,6 +73,12 @@ RP_TRIM = (4, 10)
 N_BP = N_SAMPLES_PER_BAND - sum(BP_TRIM)  # 80
 N_RP = N_SAMPLES_PER_BAND - sum(RP_TRIM)  # 106
 N_PIXELS = N_BP + N_RP  # 186
+
+#: The redshift range of xpz's data sets and default models: the dissertation's
+#: SDSS x Gaia sample spans 0 <= z <= 0.6.  A model file stores its own range.
+Z_MIN = 0.0
+Z_MAX = 0.6
+Z_RANGE = (Z_MIN, Z_MAX)
 
 #: Wavelengths (nm) of the first and last *kept* pixel of each band.
 BP_KEPT_RANGE_NM = (366.0, 640.0)
