@@ -33,7 +33,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from xpz.models.base import Activation, JsonConfig, LossKind
+from xpz.config import JsonConfig
+from xpz.models.base import Activation, LossKind
 from xpz.models.paper import PaperConfig
 from xpz.training.config import Optimizer, TrainConfig
 
