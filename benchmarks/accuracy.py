@@ -56,6 +56,7 @@ from xpz.evaluation.plots import plot_coverage, plot_pit_histogram, save_figure
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
 from xpz.models.baselines import KnnBaseline, KnnConfig, SvrBaseline, SvrConfig
+from xpz.models.modelfile import model_inputs
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model, get_preset
 from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds, xpz_preset
@@ -71,7 +72,6 @@ from xpz.training import (
     make_training_data,
     train,
 )
-from xpz.training.checkpoint import model_inputs
 
 Array = NDArray[np.float64]
 WORST_BIN_Z_MAX = 0.5

@@ -31,13 +31,13 @@ from numpy.typing import NDArray
 from xpz.evaluation.calibration import coverage
 from xpz.evaluation.metrics import OUTLIER_THRESHOLD, summary
 from xpz.models.baselines import KnnBaseline, KnnConfig
+from xpz.models.modelfile import model_inputs
 from xpz.models.registry import build_model
 from xpz.models.xpznet import XpzNet, XpzNetConfig, xpz_preset
 from xpz.preprocess import make_scaler
 from xpz.simulate import simulate
 from xpz.split import split_indices
 from xpz.training import make_training_data, train
-from xpz.training.checkpoint import model_inputs
 
 
 def network_summaries(model: XpzNet, x: torch.Tensor, batch: int = 4096) -> dict[str, NDArray]:

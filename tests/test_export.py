@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from xpz.export import OnnxModel, export_onnx
-from xpz.training.checkpoint import load_model, predict_batches, save_model
+from xpz.models.modelfile import load_model, predict_batches, save_model
 
 
 def _save_paper(path, flux, scaler, input_channels=1):

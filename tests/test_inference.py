@@ -11,10 +11,10 @@ from xpz.spectra import Flag, Spectra
 
 @pytest.fixture
 def tiny_model(tmp_path, toy_spectra):
+    from xpz.models.modelfile import save_model
     from xpz.models.paper import PaperConfig
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
-    from xpz.training.checkpoint import save_model
 
     model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)
     scaler = MinMaxScaler().fit(toy_spectra.flux)

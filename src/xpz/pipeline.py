@@ -171,10 +171,10 @@ def run_training(
     resume: bool = False,
 ) -> RunResult:
     """Train ``recipe`` on ``spectra`` (63/27/10 split), test it and write the report."""
+    from xpz.models.modelfile import load_model
     from xpz.models.registry import build_model
     from xpz.split import split_indices
     from xpz.training import make_training_data, train
-    from xpz.training.checkpoint import load_model
     from xpz.training.distributed import is_main_process
 
     run_dir = Path(run_dir)
@@ -219,7 +219,7 @@ def run_training(
 
 def _calibrate(result, data) -> None:
     """Post-hoc calibration on the validation set, re-saving the final model if anything was fitted."""
-    from xpz.training.checkpoint import load_model, save_model
+    from xpz.models.modelfile import load_model, save_model
 
     fitted = result.model.calibrate(data.x_validation, data.z_validation)
     if fitted:
@@ -236,7 +236,7 @@ def _read_history(path: Path):  # -> astropy Table
 
 def evaluate_model(model: str | Path, spectra: Spectra, out_dir: str | Path) -> Path:
     """Report of ``model`` on labelled ``spectra`` (every row), as ``xpz train`` writes it."""
-    from xpz.training.checkpoint import load_model
+    from xpz.models.modelfile import load_model
 
     loaded = load_model(model)
     spectra.require_z("evaluation spectra")

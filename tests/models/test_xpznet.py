@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from xpz import pdf as zpdf
+from xpz.models.modelfile import load_model, model_inputs, predict_batches, save_model
 from xpz.models.paper import PaperCNN, PaperConfig
 from xpz.models.registry import Preset, build_model
 from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds, xpz_preset
 from xpz.preprocess import SpectrumNorm, make_scaler
 from xpz.simulate import simulate
-from xpz.training.checkpoint import load_model, model_inputs, predict_batches, save_model
 from xpz.training.device import torch_settings
 
 TINY = XpzNetConfig(conv_filters=(4, 8), conv_kernels=(3, 3), hidden_units=16, n_bins=30)

@@ -21,12 +21,12 @@ import torch
 from safetensors.torch import save_file
 
 from xpz.errors import XpzError
+from xpz.models.modelfile import load_model
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
 from xpz.preprocess import MinMaxScaler
 from xpz.spectra import Spectra
 from xpz.split import split_indices
-from xpz.training.checkpoint import load_model, load_training_state
 from xpz.training.config import Optimizer, TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.distributed import (
@@ -37,6 +37,7 @@ from xpz.training.distributed import (
 )
 from xpz.training.epoch import make_optimizer
 from xpz.training.loop import EpochMetrics, train
+from xpz.training.state import load_training_state
 
 TINY = PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,))
 CONFIG = TrainConfig(

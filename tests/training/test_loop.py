@@ -13,12 +13,12 @@ from safetensors.torch import load_file
 
 from xpz.errors import XpzError
 from xpz.models.base import LossKind, point_loss
+from xpz.models.modelfile import load_model
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
 from xpz.preprocess import MinMaxScaler
 from xpz.spectra import Spectra
 from xpz.split import split_indices
-from xpz.training.checkpoint import load_model
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 from xpz.training.loop import (
     EpochMetrics,

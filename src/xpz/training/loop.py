@@ -11,7 +11,7 @@ every epoch
   in the checkpoint, so resuming such a run trains no further.
 
 At the end the chosen weights (best epoch, or last) are saved to
-``run_dir/model/``, loadable with :func:`xpz.training.checkpoint.load_model`.
+``run_dir/model/``, loadable with :func:`xpz.models.modelfile.load_model`.
 Same seed, same data and same device give the same weights, bit for bit on CPU,
 including after an interrupted run was resumed.
 
@@ -40,12 +40,7 @@ from tqdm.auto import tqdm
 from xpz.errors import XpzError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
-from xpz.training.checkpoint import (
-    WEIGHTS_FILE,
-    load_training_state,
-    save_model,
-    save_training_state,
-)
+from xpz.models.modelfile import WEIGHTS_FILE, save_model
 from xpz.training.config import TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.device import default_num_threads, process_device, torch_settings
@@ -69,6 +64,7 @@ from xpz.training.epoch import (
     make_scheduler,
     train_one_epoch,
 )
+from xpz.training.state import load_training_state, save_training_state
 
 __all__ = [
     "EpochCallback",
