@@ -16,7 +16,7 @@ The loss is the cross-entropy against the bin of the true redshift (redshifts
 outside ``[0, z_max]`` count in the end bins).  ``temperature`` is 1 while
 training; :meth:`XpzNet.calibrate` fits it on the validation set afterwards so
 that the central 68% and 95% intervals cover 68% and 95% of the galaxies
-(:mod:`xpz.evaluation.calibrate`).  It is a buffer, so model files keep it.
+(:mod:`xpz.models.temperature`).  It is a buffer, so model files keep it.
 The ``xpz`` preset uses 600 bins (0.001 wide): typical errors (~0.003) are
 smaller than the default 0.004-wide bins, whose PDFs are too wide in the core.
 
@@ -43,10 +43,10 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from xpz import pdf as zpdf
-from xpz.evaluation.calibrate import calibrate_temperature
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import Preset, register, register_preset
+from xpz.models.temperature import calibrate_temperature
 from xpz.preprocess import Scaling, SpectrumNorm
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 
@@ -313,7 +313,7 @@ class XpzNet(RedshiftModel):
 
         The temperature is chosen so that the central 68% and 95% intervals
         cover their nominal share of the validation galaxies; see
-        :func:`xpz.evaluation.calibrate.calibrate_temperature` for the returned
+        :func:`xpz.models.temperature.calibrate_temperature` for the returned
         ``{"temperature": T, ...}``.
         """
         return calibrate_temperature(self, x, z)
