@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from xpz.models.paper import PaperConfig
-from xpz.pipeline import Recipe, evaluate_model, run_training
+from xpz.pipeline import evaluate_model, run_training
+from xpz.recipes import Recipe
 from xpz.training.config import TrainConfig
 
 
@@ -26,23 +27,6 @@ def tiny_recipe():
         training=TrainConfig(epochs=2, batch_size=64, progress=False),
         name="tiny",
     )
-
-
-def test_recipe_round_trip(tmp_path, tiny_recipe):
-    path = tiny_recipe.save(tmp_path / "recipe.json")
-    again = Recipe.load(path)
-    assert again == tiny_recipe
-    assert json.loads(path.read_text())["model"]["kind"] == "paper"
-    assert Recipe.from_preset("paper").model == PaperConfig()
-
-
-def test_bad_recipe_file_names_the_file(tmp_path):
-    from xpz.errors import InputError
-
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"model": {"kind": "nope"}}')
-    with pytest.raises(InputError, match="bad.json.*unknown model kind"):
-        Recipe.load(bad)
 
 
 def test_run_training_writes_every_product(tmp_path, small_sim, tiny_recipe):

@@ -3,9 +3,8 @@
 ``read | simulate -> Spectra -> scaler.fit(train) -> model -> train ->
 model file -> predict(test) -> evaluate -> report``
 
-A :class:`Recipe` says *what* to train (model config, training config, input
-scaling); presets (``paper``, ``xpz``) are recipes, and ``xpz tune`` writes the
-best recipe it found as a JSON file that ``xpz train --config`` reads back.
+A :class:`~xpz.recipes.Recipe` says *what* to train (model config, training
+config, input scaling); see :mod:`xpz.recipes` for the presets.
 
 A run directory holds::
 
@@ -28,79 +27,10 @@ from typing import Any
 import numpy as np
 
 from xpz.io.atomic import atomic_path
-from xpz.models.base import ModelConfig
+from xpz.recipes import Recipe, prepare_training_data
 from xpz.spectra import Spectra
-from xpz.training.config import TrainConfig
 
-__all__ = ["Recipe", "RunResult", "evaluate_model", "run_training"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """What to train: a model config, a training config and the input scaling."""
-
-    model: ModelConfig
-    training: TrainConfig
-    #: Scaler spec: ``{"scaling": <xpz.preprocess.Scaling value>, **constructor options}``.
-    scaling: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"scaling": "minmax"})
-    name: str = "custom"
-
-    @classmethod
-    def from_preset(cls, name: str) -> Recipe:
-        """The recipe of preset ``name`` (``paper`` or ``xpz``)."""
-        from xpz.models.registry import get_preset
-
-        preset = get_preset(name)
-        return cls(preset.model, preset.training, dict(preset.scaling), name=name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (the model config includes its ``kind``)."""
-        from xpz.models.registry import config_kind
-
-        return {
-            "name": self.name,
-            "model": {"kind": config_kind(self.model), **self.model.to_dict()},
-            "training": self.training.to_dict(),
-            "scaling": dict(self.scaling),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
-        """Inverse of :meth:`to_dict`."""
-        from xpz.models.registry import model_config_from_dict
-
-        unknown = set(data) - {"name", "model", "training", "scaling"}
-        if unknown:
-            raise ValueError(f"unknown recipe field(s): {sorted(unknown)}")
-        return cls(
-            model=model_config_from_dict(data["model"]),
-            training=TrainConfig.from_dict(data.get("training", {})),
-            scaling=dict(data.get("scaling", {"scaling": "minmax"})),
-            name=str(data.get("name", "custom")),
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the recipe as JSON (atomically)."""
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Recipe:
-        """Read a recipe written by :meth:`save` (or by ``xpz tune``)."""
-        from xpz.errors import InputError
-
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise InputError(f"not a valid xpz recipe: {err}", path=path) from err
-
-    def make_scaler(self):  # -> xpz.preprocess.Scaler
-        """A fresh, unfitted scaler as :attr:`scaling` says."""
-        from xpz.preprocess import make_scaler
-
-        options = {k: v for k, v in self.scaling.items() if k != "scaling"}
-        return make_scaler(self.scaling["scaling"], **options)
+__all__ = ["RunResult", "evaluate_model", "run_training"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,20 +103,16 @@ def run_training(
     """Train ``recipe`` on ``spectra`` (63/27/10 split), test it and write the report."""
     from xpz.models.modelfile import load_model
     from xpz.models.registry import build_model
-    from xpz.split import split_indices
-    from xpz.training import make_training_data, train
+    from xpz.training import train
     from xpz.training.distributed import is_main_process
 
     run_dir = Path(run_dir)
-    z = spectra.require_z("training spectra")
-    split = split_indices(len(spectra), seed=split_seed, stratify_z=z if stratify else None)
-    scaler = recipe.make_scaler().fit(spectra.flux[split.train])
     provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
-    data = make_training_data(
+    split, data = prepare_training_data(
         spectra,
-        split,
-        scaler,
-        input_channels=recipe.model.input_channels,
+        recipe,
+        split_seed=split_seed,
+        stratify=stratify,
         provenance={**provenance, "split_seed": split_seed, "stratified": stratify},
     )
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 import xpz.training
 from xpz.errors import XpzError
 from xpz.models.base import Activation, LossKind
-from xpz.pipeline import Recipe
+from xpz.recipes import Recipe
 from xpz.simulate import simulate
 from xpz.training.config import Optimizer
 from xpz.training.search import Sampler, TuneConfig, tune

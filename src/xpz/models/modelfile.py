@@ -33,6 +33,7 @@ from xpz.errors import XpzError
 from xpz.io.atomic import write_directory_atomically
 from xpz.layout import LAYOUT_VERSION
 from xpz.models.base import RedshiftModel
+from xpz.models.registry import build_model
 from xpz.preprocess import Scaler, scaler_from_dict
 
 __all__ = [
@@ -173,8 +174,6 @@ def verified_tensors(file: Path, sha256: str) -> dict[str, torch.Tensor]:
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model directory written by :func:`save_model`, verified, in eval mode."""
-    from xpz.models.registry import build_model
-
     path = Path(path)
     info = _read_model_json(path)
     weights = verified_tensors(path / info["weights"]["file"], info["weights"]["sha256"])

@@ -34,10 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from xpz.errors import XpzError
 from xpz.models.paper import PaperConfig
+from xpz.recipes import Recipe, paper_recipe, prepare_training_data
 from xpz.training.search_report import (
     markdown_table,
     param_importances,
@@ -47,12 +46,11 @@ from xpz.training.search_report import (
     trial_rows,
     write_trials_csv,
 )
-from xpz.training.search_space import SearchSpace, paper_recipe, recipe_from_params, suggest
+from xpz.training.search_space import SearchSpace, recipe_from_params, suggest
 
 if TYPE_CHECKING:
     import optuna
 
-    from xpz.pipeline import Recipe
     from xpz.spectra import Spectra
     from xpz.training import EpochCallback, EpochMetrics, TrainingData
 
@@ -279,18 +277,10 @@ class Objective:
 
 def prepare_data(spectra: Spectra, base: Recipe, config: TuneConfig) -> TrainingData:
     """Split, fit the scaler on the training rows and scale: once, for all trials."""
-    from xpz.split import Split, split_indices
-    from xpz.training import make_training_data
-
-    z = spectra.require_z("training spectra")
-    split = split_indices(len(z), seed=config.split_seed)
-    train_rows = split.train
-    if config.max_train_rows is not None and len(train_rows) > config.max_train_rows:
-        rng = np.random.default_rng(config.split_seed)
-        train_rows = np.sort(rng.choice(train_rows, config.max_train_rows, replace=False))
-        split = Split(train_rows, split.validation, split.test)
-    scaler = base.make_scaler().fit(spectra.flux[split.train])
-    return make_training_data(spectra, split, scaler, input_channels=base.model.input_channels)
+    _, data = prepare_training_data(
+        spectra, base, split_seed=config.split_seed, max_train_rows=config.max_train_rows
+    )
+    return data
 
 
 def tune(
