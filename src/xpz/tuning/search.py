@@ -1,6 +1,6 @@
 """Bayesian hyperparameter search with Optuna: :func:`tune` (``xpz tune``).
 
-Every trial draws a point of the :class:`~xpz.training.search_space.SearchSpace`,
+Every trial draws a point of the :class:`~xpz.tuning.space.SearchSpace`,
 rejects it before training when the architecture is invalid, and otherwise
 trains it with the project's one training function,
 :func:`xpz.training.loop.train`, for a few epochs on the same split and the same
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from xpz.errors import XpzError
 from xpz.models.paper import PaperConfig
 from xpz.recipes import Recipe, paper_recipe, prepare_training_data
-from xpz.training.search_report import (
+from xpz.tuning.report import (
     markdown_table,
     param_importances,
     plot_history,
@@ -46,7 +46,7 @@ from xpz.training.search_report import (
     trial_rows,
     write_trials_csv,
 )
-from xpz.training.search_space import SearchSpace, recipe_from_params, suggest
+from xpz.tuning.space import SearchSpace, recipe_from_params, suggest
 
 if TYPE_CHECKING:
     import optuna

@@ -2,7 +2,7 @@
 
 Pieces of the search's output folder: the table of every trial (``trials.csv``),
 the optimisation history (``history.png``) and the fANOVA parameter importances
-(``importance.png``); :func:`xpz.training.search.write_outputs` ties them together
+(``importance.png``); :func:`xpz.tuning.search.write_outputs` ties them together
 in ``report.md`` with the best recipe.
 """
 
