@@ -73,6 +73,7 @@ from xpz.training import (
     make_training_data,
     train,
 )
+from xpz.training.loop import CHECKPOINT_DIR
 
 Array = NDArray[np.float64]
 WORST_BIN_Z_MAX = 0.5
@@ -138,7 +139,7 @@ def train_network(
     minutes: float | None,
 ) -> tuple[TrainResult, float]:
     start = time.perf_counter()
-    resume = (run_dir / "checkpoint").exists()
+    resume = (run_dir / CHECKPOINT_DIR).exists()
     result = train(
         model, data, config, run_dir, resume=resume, callbacks=[WallClockBudget(minutes)]
     )

@@ -39,6 +39,7 @@ from xpz.recipes import xpz_recipe
 from xpz.simulate import simulate
 from xpz.split import split_indices
 from xpz.training import make_training_data, train
+from xpz.training.loop import CHECKPOINT_DIR
 
 
 def network_summaries(model: XpzNet, x: torch.Tensor, batch: int = 4096) -> dict[str, NDArray]:
@@ -84,7 +85,7 @@ def main() -> None:
     run = args.work / args.name
     start = time.perf_counter()
     result = train(
-        build_model(config, seed=0), data, training, run, resume=(run / "checkpoint").exists()
+        build_model(config, seed=0), data, training, run, resume=(run / CHECKPOINT_DIR).exists()
     )
     assert isinstance(result.model, XpzNet)
     fitted = result.model.calibrate(data.x_validation, data.z_validation)
