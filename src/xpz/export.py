@@ -232,12 +232,13 @@ class OnnxModel:
     ``source`` is an ``.onnx`` file written by :func:`export_onnx`, or an xpz
     model directory (exported in memory).  Offers what the inference code
     reads from a :class:`~xpz.models.modelfile.LoadedModel`: ``scaler``,
-    ``metadata``, ``path``, plus ``info`` (the full ``model.json``).
+    ``metadata``, ``path``, ``z_range``, plus ``info`` (the full ``model.json``).
     """
 
     def __init__(self, source: str | os.PathLike[str], *, threads: int = 0) -> None:
         import onnxruntime as ort
 
+        from xpz.models.registry import model_config_from_dict
         from xpz.preprocess import scaler_from_dict
 
         self.path = Path(source)
@@ -261,6 +262,8 @@ class OnnxModel:
         self.info: dict[str, Any] = json.loads(props[META_PREFIX + "model_json"])
         self.scaler = scaler_from_dict(self.info["scaler"])
         self.metadata: Mapping[str, Any] = self.info["metadata"]
+        #: The redshifts the model predicts (from its config in ``model.json``).
+        self.z_range = model_config_from_dict(self.info["model"]).z_range
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 

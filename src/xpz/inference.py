@@ -66,7 +66,7 @@ def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
 
     Torch gives a :class:`~xpz.models.modelfile.LoadedModel`, ONNX an
     :class:`~xpz.export.OnnxModel`; both offer ``predict(flux, flux_error,
-    batch_size)``, ``scaler``, ``metadata``, ``info`` and ``path``.
+    batch_size)``, ``scaler``, ``z_range``, ``metadata``, ``info`` and ``path``.
     """
     from xpz.export import OnnxModel
     from xpz.models.modelfile import LoadedModel, load_model
@@ -77,8 +77,8 @@ def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
 
 
 def _z_range(model) -> tuple[float, float]:
-    z_range = model.metadata.get("z_range", (0.0, 0.6))
-    return float(z_range[0]), float(z_range[1])
+    low, high = model.z_range  # the model's own (e.g. XpzNet's (0, z_max))
+    return float(low), float(high)
 
 
 def outside_training_range(scaled: NDArray[np.floating]) -> NDArray[np.bool_]:

@@ -42,7 +42,6 @@ def data(tmp_path_factory):
         root / "model",
         build_model(config, seed=0),
         MinMaxScaler().fit(flux[:150]),  # the rest is partly outside the training range
-        metadata={"z_range": [0.0, 0.6]},
     )
     return root, model, spectra
 

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from xpz.config import JsonConfig
+from xpz.layout import Z_RANGE
 
 __all__ = [
     "Activation",
@@ -108,6 +109,14 @@ class ModelConfig(JsonConfig):
         if self.n_pixels < 1:
             raise ValueError(f"n_pixels must be positive, got {self.n_pixels}")
 
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """The redshifts the model predicts, (low, high); default :data:`xpz.layout.Z_RANGE`.
+
+        Inference flags predictions near either end (``Flag.Z_AT_EDGE``).
+        """
+        return Z_RANGE
+
 
 class RedshiftModel(nn.Module, abc.ABC):
     """A network mapping spectra (N, C, n_pixels) to redshift estimates.
@@ -134,6 +143,11 @@ class RedshiftModel(nn.Module, abc.ABC):
     def input_channels(self) -> int:
         """Number of input channels C (1: flux; 2: flux and flux error)."""
         return self.config.input_channels
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """The redshifts the model predicts, (low, high), from its config."""
+        return self.config.z_range
 
     def config_dict(self) -> dict[str, Any]:
         """The config as JSON-able dict including ``kind`` (what model files store)."""

@@ -116,7 +116,7 @@ def save_model(
 class LoadedModel:
     """A model ready for inference (eval mode) with its scaler and stored metadata.
 
-    :meth:`predict` and :attr:`info` are what the inference code needs from any
+    :meth:`predict`, :attr:`z_range` and :attr:`info` are what the inference code needs from any
     runtime (:class:`xpz.export.OnnxModel` offers the same).
     """
 
@@ -124,6 +124,11 @@ class LoadedModel:
     scaler: Scaler
     metadata: Mapping[str, Any]
     path: Path
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """The redshifts the model predicts (from its config)."""
+        return self.model.z_range
 
     @property
     def info(self) -> dict[str, Any]:

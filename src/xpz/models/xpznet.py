@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from xpz import pdf as zpdf
+from xpz.layout import Z_MAX
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.paper import PaperConfig
 from xpz.models.temperature import calibrate_temperature
@@ -80,7 +81,7 @@ class XpzNetConfig(ModelConfig):
     #: Number of redshift bins of the output distribution.
     n_bins: int = 150
     #: Upper end of the redshift range (the lower end is 0).
-    z_max: float = 0.6
+    z_max: float = Z_MAX
     #: Tilt of the training loss towards rare redshifts, in [0, 1]: a galaxy's
     #: cross-entropy is weighted by the training density near its redshift to the
     #: power ``-prior_flattening`` (:func:`bin_weights`; 0: plain cross-entropy).
@@ -111,6 +112,15 @@ class XpzNetConfig(ModelConfig):
             raise ValueError(
                 f"{len(self.conv_filters)} pooling steps shrink {self.n_pixels} pixels to nothing"
             )
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """``(0, z_max)``: the range of the output bins.
+
+        >>> XpzNetConfig(z_max=0.4).z_range
+        (0.0, 0.4)
+        """
+        return (0.0, float(self.z_max))
 
     def sequence_lengths(self) -> list[int]:
         """Length of the sequence entering each convolution block, then after the last pool.
