@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xpz.errors import XpzError
-from xpz.models.paper import PaperConfig
 from xpz.recipes import Recipe, paper_recipe, prepare_training_data
 from xpz.tuning.report import (
-    markdown_table,
     param_importances,
     plot_history,
     plot_importances,
+    report_lines,
     save_png,
     trial_rows,
     write_trials_csv,
@@ -344,8 +343,6 @@ def write_outputs(
         best.params, base, pool=config.space.pool, name=f"tuned-{study.study_name}-{best.number}"
     )
     recipe_path = recipe.save(out_dir / RECIPE_FILE)
-    model = recipe.model
-    assert isinstance(model, PaperConfig)  # recipe_from_params makes paper CNNs
     rows = trial_rows(study)
     trials_csv = write_trials_csv(rows, out_dir / "trials.csv")
     importances = param_importances(study)
@@ -353,38 +350,17 @@ def write_outputs(
         save_png(plot_history(study), out_dir / "history.png")
         if importances is not None:
             save_png(plot_importances(importances), out_dir / "importance.png")
-    states = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    rejected = sum(r["note"].startswith("rejected") for r in rows)
-    lines = [
-        f"# xpz tune: study {study.study_name}",
-        "",
-        f"Storage `{storage}`, sampler {config.sampler.value}, "
-        f"{config.epochs_per_trial} epoch(s) per trial. Objective: lowest validation MAE.",
-        "",
-        f"Trials: {len(rows)} ({states['COMPLETE']} complete, {states['PRUNED'] - rejected} "
-        f"pruned, {rejected} rejected as invalid, {states['FAIL']} failed or interrupted).",
-        "",
-        f"Best: trial {best.number}, validation MAE {study.best_value:.4f}; "
-        f"recipe `{RECIPE_FILE}` (`xpz train DATA -o RUN --config {RECIPE_FILE}`):",
-        "",
-        "- convolutions (filters/kernel): "
-        + ", ".join(
-            f"{f}/{k}" for f, k in zip(model.conv_filters, model.conv_kernels, strict=True)
+    lines = report_lines(
+        study,
+        rows,
+        recipe,
+        heading=(
+            f"Storage `{storage}`, sampler {config.sampler.value}, "
+            f"{config.epochs_per_trial} epoch(s) per trial. Objective: lowest validation MAE."
         ),
-        f"- dense units: {', '.join(map(str, model.dense_units))}",
-        f"- activation {model.activation.value}, loss {model.loss.value}, "
-        f"optimizer {recipe.training.optimizer.value}, lr {recipe.training.lr:.3g}, "
-        f"batch {recipe.training.batch_size}",
-        "",
-        "![optimisation history](history.png)",
-        "",
-    ]
-    if importances is not None:
-        lines += ["![parameter importance](importance.png)", ""]
-    ranked = sorted(rows, key=lambda r: (r["val_mae"] is None, r["val_mae"] or 0.0))
-    columns = ["number", "state", "val_mae", "epochs", "seconds", "parameters", "note"]
-    lines += ["## Trials (best first; all parameters in trials.csv)", ""]
-    lines += markdown_table(ranked, columns)
+        recipe_file=RECIPE_FILE,
+        importance=importances is not None,
+    )
     report = out_dir / "report.md"
     with atomic_path(report) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
