@@ -8,7 +8,7 @@ Simulates the default data set (fixed seed), splits it 63/27/10 with
   patience ``--paper-patience``, best weights restored), optionally cut short by
   a wall-clock budget (``--paper-max-minutes``: no epoch is started that would
   end past it, judged by the last epoch's duration);
-* ``xpz``: :func:`xpz.models.xpznet.xpz_preset` (``--xpz-epochs`` overrides its
+* ``xpz``: :func:`xpz.recipes.xpz_recipe` (``--xpz-epochs`` overrides its
   epochs), then its temperature fitted on the validation set;
 * ``svr``: RBF support vector regression on a ``--svr-train-size`` subsample;
 * ``knn``: k-nearest neighbours on the full training set;
@@ -56,10 +56,12 @@ from xpz.evaluation.plots import plot_coverage, plot_pit_histogram, save_figure
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
 from xpz.models.baselines import KnnBaseline, KnnConfig, SvrBaseline, SvrConfig
+from xpz.models.modelfile import model_inputs
 from xpz.models.paper import PaperConfig
-from xpz.models.registry import build_model, get_preset
-from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds, xpz_preset
+from xpz.models.registry import build_model
+from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds
 from xpz.preprocess import make_scaler
+from xpz.recipes import get_preset, xpz_recipe
 from xpz.simulate import simulate
 from xpz.spectra import Spectra
 from xpz.split import Split, split_indices
@@ -71,7 +73,7 @@ from xpz.training import (
     make_training_data,
     train,
 )
-from xpz.training.checkpoint import model_inputs
+from xpz.training.loop import CHECKPOINT_DIR
 
 Array = NDArray[np.float64]
 WORST_BIN_Z_MAX = 0.5
@@ -137,7 +139,7 @@ def train_network(
     minutes: float | None,
 ) -> tuple[TrainResult, float]:
     start = time.perf_counter()
-    resume = (run_dir / "checkpoint").exists()
+    resume = (run_dir / CHECKPOINT_DIR).exists()
     result = train(
         model, data, config, run_dir, resume=resume, callbacks=[WallClockBudget(minutes)]
     )
@@ -184,7 +186,7 @@ def run_xpz(
     spectra: Spectra, split: Split, args: argparse.Namespace, work: Path
 ) -> tuple[Result, Array]:
     """Train and calibrate xpz; also return the scaled fluxes of all spectra (baseline inputs)."""
-    preset = xpz_preset()
+    preset = xpz_recipe()
     assert isinstance(preset.model, XpzNetConfig)
     scaler = make_scaler(**preset.scaling).fit(spectra.flux[split.train])
     data = make_training_data(spectra, split, scaler, input_channels=preset.model.input_channels)
@@ -350,7 +352,7 @@ def deviations(args: argparse.Namespace, paper: Result) -> str:
             f"({paper.notes}); the dissertation trains up to 20 epochs, so its numbers here "
             "are those of a less-trained paper model"
         )
-    preset_epochs = xpz_preset().training.epochs
+    preset_epochs = xpz_recipe().training.epochs
     if args.xpz_epochs is not None and args.xpz_epochs != preset_epochs:
         notes.append(
             f"xpz trained {args.xpz_epochs} epochs instead of its preset's {preset_epochs}"

@@ -40,12 +40,12 @@ def main() -> None:
     from xpz.export import OnnxModel
     from xpz.inference import predict_files, predict_spectra
     from xpz.io.tables import write_spectra
+    from xpz.models.modelfile import load_model, save_model
     from xpz.models.paper import PaperConfig
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
     from xpz.scale.dask_predict import predict_dask
     from xpz.simulate import simulate
-    from xpz.training.checkpoint import load_model, save_model
 
     n = args.n
     spectra = simulate(n, seed=0)

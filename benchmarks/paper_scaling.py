@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from xpz.models.registry import build_model
-    from xpz.pipeline import Recipe
+    from xpz.recipes import Recipe
     from xpz.simulate import simulate
     from xpz.split import split_indices
     from xpz.training import make_training_data, train

@@ -39,12 +39,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from xpz.io.tables import SpectraWriter
+    from xpz.models.modelfile import save_model
     from xpz.models.paper import PaperConfig
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
     from xpz.simulate.xp_archive import write_xp_archive_parquet
     from xpz.spectra import Spectra
-    from xpz.training.checkpoint import save_model
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

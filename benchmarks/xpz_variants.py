@@ -31,13 +31,15 @@ from numpy.typing import NDArray
 from xpz.evaluation.calibration import coverage
 from xpz.evaluation.metrics import OUTLIER_THRESHOLD, summary
 from xpz.models.baselines import KnnBaseline, KnnConfig
+from xpz.models.modelfile import model_inputs
 from xpz.models.registry import build_model
-from xpz.models.xpznet import XpzNet, XpzNetConfig, xpz_preset
+from xpz.models.xpznet import XpzNet, XpzNetConfig
 from xpz.preprocess import make_scaler
+from xpz.recipes import xpz_recipe
 from xpz.simulate import simulate
 from xpz.split import split_indices
 from xpz.training import make_training_data, train
-from xpz.training.checkpoint import model_inputs
+from xpz.training.loop import CHECKPOINT_DIR
 
 
 def network_summaries(model: XpzNet, x: torch.Tensor, batch: int = 4096) -> dict[str, NDArray]:
@@ -72,7 +74,7 @@ def main() -> None:
     spectra = simulate(args.n, seed=2026)
     split = split_indices(args.n, seed=0)
     z = spectra.require_z().astype(np.float64)
-    preset = xpz_preset()
+    preset = xpz_recipe()
     assert isinstance(preset.model, XpzNetConfig)
     config = dataclasses.replace(preset.model, **json.loads(args.model))
     scaler = make_scaler(**preset.scaling).fit(spectra.flux[split.train])
@@ -83,7 +85,7 @@ def main() -> None:
     run = args.work / args.name
     start = time.perf_counter()
     result = train(
-        build_model(config, seed=0), data, training, run, resume=(run / "checkpoint").exists()
+        build_model(config, seed=0), data, training, run, resume=(run / CHECKPOINT_DIR).exists()
     )
     assert isinstance(result.model, XpzNet)
     fitted = result.model.calibrate(data.x_validation, data.z_validation)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from xpz.export import OnnxModel, export_onnx
-from xpz.training.checkpoint import load_model, predict_batches, save_model
+from xpz.models.modelfile import load_model, predict_batches, save_model
 
 
 def _save_paper(path, flux, scaler, input_channels=1):
@@ -69,6 +69,7 @@ def test_metadata_is_embedded_and_empty_input_works(tmp_path, spectra):
     assert props["xpz.layout_version"] == str(stored["layout_version"])
     assert runner.info == stored
     assert runner.metadata == {"z_range": [0.0, 0.6]}
+    assert runner.z_range == load_model(model_dir).z_range == (0.0, 0.6)  # the model's own
     assert runner.predict(flux[:0])["z_pred"].shape == (0,)
 
 

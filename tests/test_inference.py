@@ -11,14 +11,14 @@ from xpz.spectra import Flag, Spectra
 
 @pytest.fixture
 def tiny_model(tmp_path, toy_spectra):
+    from xpz.models.modelfile import save_model
     from xpz.models.paper import PaperConfig
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
-    from xpz.training.checkpoint import save_model
 
     model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)
     scaler = MinMaxScaler().fit(toy_spectra.flux)
-    return save_model(tmp_path / "model", model, scaler, metadata={"z_range": [0.0, 0.6]})
+    return save_model(tmp_path / "model", model, scaler)
 
 
 def test_outside_training_range_rule():
@@ -145,3 +145,68 @@ def test_cli_predict_runtimes_agree(tmp_path, tiny_model, toy_spectra):
     np.testing.assert_array_equal(torch_cat["source_id"], onnx_cat["source_id"])
     np.testing.assert_allclose(torch_cat["z_pred"], onnx_cat["z_pred"], atol=1e-5)
     np.testing.assert_array_equal(torch_cat["flag"], onnx_cat["flag"])
+
+
+def test_z_at_edge_uses_the_models_own_range(tmp_path, toy_spectra):
+    """A model with z_max 0.4 flags a prediction near 0.4, not one at 0.3 (not 0.6's edge)."""
+    import dataclasses
+
+    from xpz.models.modelfile import LoadedModel, load_model, save_model
+    from xpz.models.registry import build_model
+    from xpz.models.xpznet import XpzNetConfig
+    from xpz.preprocess import MinMaxScaler
+
+    config = XpzNetConfig(
+        conv_filters=(4,), conv_kernels=(3,), hidden_units=8, n_bins=20, z_max=0.4
+    )
+    scaler = MinMaxScaler().fit(toy_spectra.flux)
+    loaded = load_model(save_model(tmp_path / "m", build_model(config, seed=0), scaler))
+    assert loaded.z_range == (0.0, 0.4)
+
+    @dataclasses.dataclass(frozen=True)
+    class Fixed(LoadedModel):  # the loaded model, with chosen predictions
+        def predict(self, flux, flux_error=None, batch_size=4096):
+            return {"z_pred": np.array([0.398, 0.3, 0.2], np.float32)}
+
+    fixed = Fixed(loaded.model, loaded.scaler, loaded.metadata, loaded.path)
+    spectra = toy_spectra[:3].replace(flux=np.full((3, 186), 5.0, np.float32))
+    _, flag = inference.predict_spectra(fixed, spectra)
+    edge = (flag & np.uint32(Flag.Z_AT_EDGE)) != 0
+    assert edge.tolist() == [True, False, False]
+
+
+_PREDICT_WITHOUT_TRAINING = """
+import argparse, sys
+import xpz.commands.predict as command
+import xpz.inference as inference
+model, data, out = sys.argv[1:4]
+parser = argparse.ArgumentParser()
+command.add_arguments(parser)
+assert command.run(parser.parse_args([model, data, "-o", out, "--no-progress"])) == 0
+assert len(inference.predict(model, data)) == 20
+loaded = sorted(m for m in sys.modules if m.split(".")[:2] == ["xpz", "training"])
+print("LOADED", loaded)
+assert not loaded, loaded
+"""
+
+
+def test_xpz_predict_imports_nothing_from_training(tmp_path, tiny_model, toy_spectra):
+    """The model-file path of ``xpz predict`` (commands/predict, inference) needs no xpz.training."""
+    import os
+    import subprocess
+    import sys
+
+    from xpz.io.tables import write_spectra
+
+    data = write_spectra(toy_spectra, tmp_path / "in.parquet")
+    out = tmp_path / "cat.parquet"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PREDICT_WITHOUT_TRAINING, str(tiny_model), str(data), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LOADED []" in done.stdout and out.is_file()

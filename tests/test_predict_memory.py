@@ -14,10 +14,10 @@ RSS_LIMIT_BYTES = 1 << 30
 
 
 def tiny_model(folder, rng):
+    from xpz.models.modelfile import save_model
     from xpz.models.paper import PaperConfig
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
-    from xpz.training.checkpoint import save_model
 
     model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)
     scaler = MinMaxScaler().fit(rng.normal(5.0, 1.0, size=(1000, 186)))

@@ -1,6 +1,6 @@
 """ONNX export of xpz models, and the onnxruntime inference path.
 
-:func:`export_onnx` turns a model directory (see :mod:`xpz.training.checkpoint`)
+:func:`export_onnx` turns a model directory (see :mod:`xpz.models.modelfile`)
 into one self-contained ``.onnx`` file:
 
 * inputs: ``flux`` (N, 186) float32 raw fluxes in e-/s, plus ``flux_error``
@@ -15,7 +15,7 @@ into one self-contained ``.onnx`` file:
   SHA-256, the pixel-layout and model-format versions.
 
 :class:`OnnxModel` runs such a file with onnxruntime and mirrors
-:func:`~xpz.training.checkpoint.predict_batches`; it is what
+:func:`~xpz.models.modelfile.predict_batches`; it is what
 :func:`xpz.inference.open_model` returns for ``xpz predict --runtime onnx``.
 """
 
@@ -141,7 +141,7 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
     import onnx
     import torch
 
-    from xpz.training.checkpoint import MODEL_JSON, load_model
+    from xpz.models.modelfile import MODEL_JSON, load_model
 
     loaded = load_model(model_dir)
     model = loaded.model
@@ -193,7 +193,7 @@ def _check_against_torch(content: bytes, loaded, names: Sequence[str]) -> None:
     """Refuse an export whose outputs differ from torch's (e.g. numpy code in summarize())."""
     import onnxruntime as ort
 
-    from xpz.training.checkpoint import predict_batches
+    from xpz.models.modelfile import predict_batches
 
     inputs = _example_inputs(loaded)
     expected = predict_batches(loaded, inputs[0], inputs[1] if len(inputs) > 1 else None)
@@ -231,13 +231,14 @@ class OnnxModel:
 
     ``source`` is an ``.onnx`` file written by :func:`export_onnx`, or an xpz
     model directory (exported in memory).  Offers what the inference code
-    reads from a :class:`~xpz.training.checkpoint.LoadedModel`: ``scaler``,
-    ``metadata``, ``path``, plus ``info`` (the full ``model.json``).
+    reads from a :class:`~xpz.models.modelfile.LoadedModel`: ``scaler``,
+    ``metadata``, ``path``, ``z_range``, plus ``info`` (the full ``model.json``).
     """
 
     def __init__(self, source: str | os.PathLike[str], *, threads: int = 0) -> None:
         import onnxruntime as ort
 
+        from xpz.models.registry import model_config_from_dict
         from xpz.preprocess import scaler_from_dict
 
         self.path = Path(source)
@@ -261,6 +262,8 @@ class OnnxModel:
         self.info: dict[str, Any] = json.loads(props[META_PREFIX + "model_json"])
         self.scaler = scaler_from_dict(self.info["scaler"])
         self.metadata: Mapping[str, Any] = self.info["metadata"]
+        #: The redshifts the model predicts (from its config in ``model.json``).
+        self.z_range = model_config_from_dict(self.info["model"]).z_range
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 

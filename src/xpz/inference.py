@@ -64,12 +64,12 @@ class Runtime(enum.Enum):
 def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
     """A predictor for ``model`` (a model directory, an ``.onnx`` file, or an open one).
 
-    Torch gives a :class:`~xpz.training.checkpoint.LoadedModel`, ONNX an
+    Torch gives a :class:`~xpz.models.modelfile.LoadedModel`, ONNX an
     :class:`~xpz.export.OnnxModel`; both offer ``predict(flux, flux_error,
-    batch_size)``, ``scaler``, ``metadata``, ``info`` and ``path``.
+    batch_size)``, ``scaler``, ``z_range``, ``metadata``, ``info`` and ``path``.
     """
     from xpz.export import OnnxModel
-    from xpz.training.checkpoint import LoadedModel, load_model
+    from xpz.models.modelfile import LoadedModel, load_model
 
     if isinstance(model, LoadedModel | OnnxModel):
         return model
@@ -77,8 +77,8 @@ def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
 
 
 def _z_range(model) -> tuple[float, float]:
-    z_range = model.metadata.get("z_range", (0.0, 0.6))
-    return float(z_range[0]), float(z_range[1])
+    low, high = model.z_range  # the model's own (e.g. XpzNet's (0, z_max))
+    return float(low), float(high)
 
 
 def outside_training_range(scaled: NDArray[np.floating]) -> NDArray[np.bool_]:
@@ -158,7 +158,7 @@ def predict(
     Parameters
     ----------
     model : path or open model
-        An xpz model directory (see :mod:`xpz.training.checkpoint`), or an
+        An xpz model directory (see :mod:`xpz.models.modelfile`), or an
         ``.onnx`` file with ``runtime="onnx"``.
     data : Spectra, astropy Table, pandas DataFrame or path
         Sampled 186-pixel spectra or Gaia XP_CONTINUOUS rows.

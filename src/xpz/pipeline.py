@@ -1,13 +1,17 @@
 """The main job, end to end: data -> split -> scaler -> model -> train -> test -> report.
 
 ``read | simulate -> Spectra -> scaler.fit(train) -> model -> train ->
-model file -> predict(test) -> evaluate -> report``
+calibrate -> model file -> predict(test) -> evaluate -> report``
 
-A :class:`Recipe` says *what* to train (model config, training config, input
-scaling); presets (``paper``, ``xpz``) are recipes, and ``xpz tune`` writes the
-best recipe it found as a JSON file that ``xpz train --config`` reads back.
+Results pass from step to step as values: the trained model is calibrated in
+memory before its one save, and the test predictions and the report use that
+model and the training history in memory, not what was written to disk.
 
-A run directory holds::
+A :class:`~xpz.recipes.Recipe` says *what* to train (model config, training
+config, input scaling); see :mod:`xpz.recipes` for the presets.
+
+A run directory holds (names: :data:`RECIPE_FILE`, :data:`TEST_PREDICTIONS_FILE`,
+:data:`REPORT_DIR` here, the training's in :mod:`xpz.training.loop`)::
 
     recipe.json              the recipe and split settings of the run
     history.csv              per-epoch losses and MAE
@@ -21,86 +25,38 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xpz.io.atomic import atomic_path
-from xpz.models.base import ModelConfig
+from xpz.models.base import RedshiftModel
+from xpz.recipes import Recipe, prepare_training_data
 from xpz.spectra import Spectra
-from xpz.training.config import TrainConfig
+from xpz.training.data import TrainingData
+from xpz.training.epoch import EpochMetrics
+from xpz.training.loop import Finalizer
 
-__all__ = ["Recipe", "RunResult", "evaluate_model", "run_training"]
+__all__ = [
+    "PREDICTIONS_FILE",
+    "RECIPE_FILE",
+    "REPORT_DIR",
+    "TEST_PREDICTIONS_FILE",
+    "RunResult",
+    "evaluate_model",
+    "run_training",
+]
 
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """What to train: a model config, a training config and the input scaling."""
-
-    model: ModelConfig
-    training: TrainConfig
-    #: Scaler spec: ``{"scaling": <xpz.preprocess.Scaling value>, **constructor options}``.
-    scaling: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"scaling": "minmax"})
-    name: str = "custom"
-
-    @classmethod
-    def from_preset(cls, name: str) -> Recipe:
-        """The recipe of preset ``name`` (``paper`` or ``xpz``)."""
-        from xpz.models.registry import get_preset
-
-        preset = get_preset(name)
-        return cls(preset.model, preset.training, dict(preset.scaling), name=name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (the model config includes its ``kind``)."""
-        from xpz.models.registry import config_kind
-
-        return {
-            "name": self.name,
-            "model": {"kind": config_kind(self.model), **self.model.to_dict()},
-            "training": self.training.to_dict(),
-            "scaling": dict(self.scaling),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
-        """Inverse of :meth:`to_dict`."""
-        from xpz.models.registry import model_config_from_dict
-
-        unknown = set(data) - {"name", "model", "training", "scaling"}
-        if unknown:
-            raise ValueError(f"unknown recipe field(s): {sorted(unknown)}")
-        return cls(
-            model=model_config_from_dict(data["model"]),
-            training=TrainConfig.from_dict(data.get("training", {})),
-            scaling=dict(data.get("scaling", {"scaling": "minmax"})),
-            name=str(data.get("name", "custom")),
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write the recipe as JSON (atomically)."""
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Recipe:
-        """Read a recipe written by :meth:`save` (or by ``xpz tune``)."""
-        from xpz.errors import InputError
-
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise InputError(f"not a valid xpz recipe: {err}", path=path) from err
-
-    def make_scaler(self):  # -> xpz.preprocess.Scaler
-        """A fresh, unfitted scaler as :attr:`scaling` says."""
-        from xpz.preprocess import make_scaler
-
-        options = {k: v for k, v in self.scaling.items() if k != "scaling"}
-        return make_scaler(self.scaling["scaling"], **options)
+#: The recipe and split settings of a run.
+RECIPE_FILE = "recipe.json"
+#: Predictions for the test split of a run.
+TEST_PREDICTIONS_FILE = "test_predictions.parquet"
+#: The report of a run (``xpz evaluate`` writes into its own folder).
+REPORT_DIR = "report"
+#: The predictions ``xpz evaluate`` writes beside its report.
+PREDICTIONS_FILE = "predictions.parquet"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,78 +127,72 @@ def run_training(
     resume: bool = False,
 ) -> RunResult:
     """Train ``recipe`` on ``spectra`` (63/27/10 split), test it and write the report."""
+    from xpz.models.modelfile import LoadedModel
     from xpz.models.registry import build_model
-    from xpz.split import split_indices
-    from xpz.training import make_training_data, train
-    from xpz.training.checkpoint import load_model
+    from xpz.training import train
     from xpz.training.distributed import is_main_process
 
     run_dir = Path(run_dir)
-    z = spectra.require_z("training spectra")
-    split = split_indices(len(spectra), seed=split_seed, stratify_z=z if stratify else None)
-    scaler = recipe.make_scaler().fit(spectra.flux[split.train])
     provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
-    data = make_training_data(
+    split, data = prepare_training_data(
         spectra,
-        split,
-        scaler,
-        input_channels=recipe.model.input_channels,
+        recipe,
+        split_seed=split_seed,
+        stratify=stratify,
         provenance={**provenance, "split_seed": split_seed, "stratified": stratify},
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = {"recipe": recipe.to_dict(), "split_seed": split_seed, "stratify": stratify}
-    with atomic_path(run_dir / "recipe.json") as tmp:
+    with atomic_path(run_dir / RECIPE_FILE) as tmp:
         tmp.write_text(json.dumps(settings, indent=2) + "\n")
     model = build_model(recipe.model, seed=recipe.training.seed)
-    result = train(model, data, recipe.training, run_dir, resume=resume)
+    result = train(
+        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data)
+    )
     if not is_main_process():  # under torchrun, process 0 alone tests and reports
-        return RunResult(run_dir, result.model_dir, run_dir / "report" / "report.html", {})
-    _calibrate(result, data)
-
-    loaded = load_model(result.model_dir)
+        return RunResult(run_dir, result.model_dir, run_dir / REPORT_DIR / "report.html", {})
+    loaded = LoadedModel(result.model.eval(), data.scaler, result.metadata, result.model_dir)
     test = spectra[split.test]
     predictions = _test_predictions(loaded, test)
-    _write_predictions(run_dir / "test_predictions.parquet", test, predictions)
-    history = _read_history(run_dir / "history.csv")
+    _write_predictions(run_dir / TEST_PREDICTIONS_FILE, test, predictions)
     report = _report(
-        run_dir / "report",
+        run_dir / REPORT_DIR,
         test,
         predictions,
         loaded,
         title=f"Recipe {recipe.name!r}: test set ({len(test)} spectra)",
-        history=history,
+        history=_history_columns(result.history),
         config=settings,
     )
     metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]
     return RunResult(run_dir, result.model_dir, report, metrics)
 
 
-def _calibrate(result, data) -> None:
-    """Post-hoc calibration on the validation set, re-saving the final model if anything was fitted."""
-    from xpz.training.checkpoint import load_model, save_model
+def _calibration(data: TrainingData) -> Finalizer:
+    """Post-hoc calibration of the trained model on the validation set (before its save)."""
 
-    fitted = result.model.calibrate(data.x_validation, data.z_validation)
-    if fitted:
-        saved = load_model(result.model_dir)
-        metadata = {**saved.metadata, "calibration": fitted}
-        save_model(result.model_dir, result.model, saved.scaler, metadata=metadata)
+    def calibrate(model: RedshiftModel) -> dict[str, Any]:
+        fitted = model.calibrate(data.x_validation, data.z_validation)
+        return {"calibration": fitted} if fitted else {}
+
+    return calibrate
 
 
-def _read_history(path: Path):  # -> astropy Table
-    from astropy.table import Table
-
-    return Table.read(path, format="ascii.csv")
+def _history_columns(history: Sequence[EpochMetrics]) -> dict[str, np.ndarray]:
+    """The training history as columns (what ``history.csv`` holds)."""
+    names = [f.name for f in dataclasses.fields(EpochMetrics)]
+    return {name: np.array([getattr(row, name) for row in history]) for name in names}
 
 
 def evaluate_model(model: str | Path, spectra: Spectra, out_dir: str | Path) -> Path:
     """Report of ``model`` on labelled ``spectra`` (every row), as ``xpz train`` writes it."""
-    from xpz.training.checkpoint import load_model
+    from xpz.models.modelfile import load_model
 
     loaded = load_model(model)
     spectra.require_z("evaluation spectra")
     predictions = _test_predictions(loaded, spectra)
     out_dir = Path(out_dir)
-    _write_predictions(out_dir / "predictions.parquet", spectra, predictions)
+    _write_predictions(out_dir / PREDICTIONS_FILE, spectra, predictions)
     return _report(
         out_dir,
         spectra,

@@ -181,10 +181,10 @@ def test_predictions_from_every_format_are_identical(table, files, tmp_path):
     from astropy.table import Table
 
     from xpz.inference import predict, predict_files
+    from xpz.models.modelfile import save_model
     from xpz.models.paper import PaperConfig
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
-    from xpz.training.checkpoint import save_model
 
     reference = xp_to_spectra(read_xp_continuous(table))
     model = build_model(PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,)), seed=0)

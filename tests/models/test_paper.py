@@ -11,16 +11,13 @@ import torch
 from xpz.models.base import Activation, LossKind, RedshiftModel, point_loss
 from xpz.models.paper import ConvImpl, PaperCNN, PaperConfig
 from xpz.models.registry import (
-    PRESETS,
+    MODEL_KINDS,
     build_model,
     config_kind,
-    get_preset,
     model_config_from_dict,
     model_kinds,
-    register,
 )
 from xpz.reference import dissertation_architecture
-from xpz.training.config import TrainConfig
 
 
 @pytest.mark.parametrize("impl", list(ConvImpl))
@@ -115,24 +112,15 @@ def test_point_losses() -> None:
     assert torch.equal(model.summarize(out)["z_pred"], pred)
 
 
-def test_registry_errors_and_presets() -> None:
-    assert "paper" in model_kinds()
+def test_registry_errors() -> None:
+    assert model_kinds() == ["paper", "xpznet"]
+    assert all(cls.kind == kind for kind, cls in MODEL_KINDS.items())
     with pytest.raises(ValueError, match="unknown model kind 'nope'"):
         build_model({"kind": "nope"})
     with pytest.raises(ValueError, match="unknown field"):
         build_model({"kind": "paper", "filters": [1]})
-    with pytest.raises(ValueError, match="already registered"):
-
-        class Other(PaperCNN):
-            pass
-
-        register("paper", Other)
-    preset = get_preset("paper")
-    assert preset is PRESETS["paper"]
-    assert preset.model == PaperConfig() and preset.training == TrainConfig()
-    with pytest.raises(ValueError, match="known presets: paper"):
-        get_preset("missing")
-    assert isinstance(build_model(preset.model), RedshiftModel)
-    assert preset.scaling == {"scaling": "minmax"}
-    assert config_kind(preset.model) == "paper"
+    with pytest.raises(TypeError):
+        MODEL_KINDS["other"] = PaperCNN  # type: ignore[index]  # the table is read-only
+    assert isinstance(build_model(PaperConfig()), RedshiftModel)
+    assert config_kind(PaperConfig()) == "paper"
     assert model_config_from_dict({"kind": "paper", "pool": 3}) == PaperConfig(pool=3)

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from xpz import pdf as zpdf
+from xpz.models.modelfile import load_model, model_inputs, predict_batches, save_model
 from xpz.models.paper import PaperCNN, PaperConfig
-from xpz.models.registry import Preset, build_model
-from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds, xpz_preset
+from xpz.models.registry import build_model
+from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds
 from xpz.preprocess import SpectrumNorm, make_scaler
 from xpz.simulate import simulate
-from xpz.training.checkpoint import load_model, model_inputs, predict_batches, save_model
 from xpz.training.device import torch_settings
 
 TINY = XpzNetConfig(conv_filters=(4, 8), conv_kernels=(3, 3), hidden_units=16, n_bins=30)
@@ -137,16 +137,7 @@ def test_multiply_adds_match_the_layers(config: XpzNetConfig) -> None:
 def test_paper_multiply_adds_match_the_layers_and_xpz_is_ten_times_cheaper() -> None:
     paper = PaperCNN(PaperConfig())
     assert multiply_adds(PaperConfig()) == _counted_macs(paper, paper.example_input(1))
-    assert multiply_adds(xpz_preset().model) * 10 <= multiply_adds(PaperConfig())
-
-
-def test_preset() -> None:
-    preset = xpz_preset()
-    assert isinstance(preset, Preset) and preset.name == "xpz"
-    assert isinstance(build_model(preset.model, seed=0), XpzNet)
-    assert preset.model.input_channels == 1 and preset.training.batch_size == 256
-    scaler = make_scaler(**preset.scaling)
-    assert scaler.to_dict() == {"scaling": "per_spectrum", "norm": "l2", "minmax": None}
+    assert multiply_adds(XpzNetConfig(n_bins=600)) * 10 <= multiply_adds(PaperConfig())
 
 
 def _tiny_inputs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, object]:

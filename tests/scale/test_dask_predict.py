@@ -26,9 +26,9 @@ def cluster():
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """300 spectra with large int64 ids (one NaN pixel) and a tiny saved paper model."""
+    from xpz.models.modelfile import save_model
     from xpz.models.registry import build_model
     from xpz.preprocess import MinMaxScaler
-    from xpz.training.checkpoint import save_model
 
     root = tmp_path_factory.mktemp("dask")
     rng = np.random.default_rng(7)
@@ -42,7 +42,6 @@ def data(tmp_path_factory):
         root / "model",
         build_model(config, seed=0),
         MinMaxScaler().fit(flux[:150]),  # the rest is partly outside the training range
-        metadata={"z_range": [0.0, 0.6]},
     )
     return root, model, spectra
 

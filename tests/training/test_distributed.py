@@ -21,12 +21,12 @@ import torch
 from safetensors.torch import save_file
 
 from xpz.errors import XpzError
+from xpz.models.modelfile import load_model
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
 from xpz.preprocess import MinMaxScaler
 from xpz.spectra import Spectra
 from xpz.split import split_indices
-from xpz.training.checkpoint import load_model, load_training_state
 from xpz.training.config import Optimizer, TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.distributed import (
@@ -36,7 +36,15 @@ from xpz.training.distributed import (
     topology_from_env,
 )
 from xpz.training.epoch import make_optimizer
-from xpz.training.loop import EpochMetrics, train
+from xpz.training.loop import (
+    BEST_DIR,
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    MODEL_DIR,
+    EpochMetrics,
+    train,
+)
+from xpz.training.state import load_training_state
 
 TINY = PaperConfig(conv_filters=(4,), conv_kernels=(5,), dense_units=(8,))
 CONFIG = TrainConfig(
@@ -185,10 +193,12 @@ def test_two_processes_share_each_epoch_and_agree(two_processes: Path) -> None:
 
 def test_rank_0_writes_a_run_that_loads_in_one_process(two_processes: Path) -> None:
     run = two_processes / "whole"
-    assert sorted(p.name for p in run.iterdir()) == ["best", "checkpoint", "history.csv", "model"]
-    lines = (run / "history.csv").read_text().splitlines()
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        [BEST_DIR, CHECKPOINT_DIR, HISTORY_FILE, MODEL_DIR]
+    )
+    lines = (run / HISTORY_FILE).read_text().splitlines()
     assert len(lines) == 1 + CONFIG.epochs
-    loaded = load_model(run / "model")
+    loaded = load_model(run / MODEL_DIR)
     _, final = _read(two_processes, "whole.0")
     for name, value in loaded.model.state_dict().items():
         assert torch.equal(value, final[name]), name
@@ -197,7 +207,7 @@ def test_rank_0_writes_a_run_that_loads_in_one_process(two_processes: Path) -> N
     assert torch.isfinite(z).all()
     model = build_model(TINY, seed=3)
     state = load_training_state(
-        run / "checkpoint",
+        run / CHECKPOINT_DIR,
         model=model,
         optimizer=make_optimizer(model, CONFIG),
         scheduler=None,
@@ -223,8 +233,8 @@ def test_xpz_train_runs_under_torchrun(tmp_path: Path) -> None:
     options = ["--preset", "paper", "--epochs", "2", "--device", "cpu", "--no-progress"]
     done = _torchrun(["-m", "xpz.cli", "train", "sim.parquet", "-o", "run", *options], tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 2
-    assert load_model(tmp_path / "run" / "model").metadata["training"]["epochs"] == 2
+    assert len((tmp_path / "run" / HISTORY_FILE).read_text().splitlines()) == 1 + 2
+    assert load_model(tmp_path / "run" / MODEL_DIR).metadata["training"]["epochs"] == 2
     assert (tmp_path / "run" / "report" / "report.html").is_file()
     assert done.stdout.count("model:") == 1  # process 0 alone evaluates and reports
 

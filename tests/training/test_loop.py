@@ -13,14 +13,18 @@ from safetensors.torch import load_file
 
 from xpz.errors import XpzError
 from xpz.models.base import LossKind, point_loss
+from xpz.models.modelfile import WEIGHTS_FILE, load_model
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
 from xpz.preprocess import MinMaxScaler
 from xpz.spectra import Spectra
 from xpz.split import split_indices
-from xpz.training.checkpoint import load_model
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 from xpz.training.loop import (
+    BEST_DIR,
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    MODEL_DIR,
     EpochMetrics,
     StopReason,
     TrainingData,
@@ -28,6 +32,7 @@ from xpz.training.loop import (
     make_training_data,
     train,
 )
+from xpz.training.state import STATE_JSON
 
 SMALL = PaperConfig(conv_filters=(8, 8), conv_kernels=(5, 3), pool=4, dense_units=(32,))
 
@@ -83,7 +88,7 @@ def test_paper_model_trains_one_epoch_and_writes_the_run(tmp_path: Path) -> None
     result = train(model, data, TrainConfig(epochs=1, progress=False), tmp_path)
     assert np.isfinite(result.history[0].train_loss)
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
-    with open(tmp_path / "history.csv") as fh:
+    with open(tmp_path / HISTORY_FILE) as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == [
         "epoch",
@@ -98,12 +103,9 @@ def test_paper_model_trains_one_epoch_and_writes_the_run(tmp_path: Path) -> None
     loaded = load_model(result.model_dir)
     assert loaded.metadata["training"]["optimizer"] == "adamax"
     assert loaded.metadata["data"]["n_train"] == 32
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "best",
-        "checkpoint",
-        "history.csv",
-        "model",
-    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [BEST_DIR, CHECKPOINT_DIR, HISTORY_FILE, MODEL_DIR]
+    )
 
 
 def test_same_seed_same_bits_other_seed_differs(tmp_path: Path) -> None:
@@ -169,7 +171,7 @@ def test_early_stopping_restores_best_weights(tmp_path: Path) -> None:
 
     loss, _ = evaluate_loss(model, mse, data.x_validation, data.z_validation, batch_size=64)
     assert loss == pytest.approx(best_loss, rel=1e-6)
-    assert_same_bits(weights(model), load_file(str(tmp_path / "best" / "model.safetensors")))
+    assert_same_bits(weights(model), load_file(str(tmp_path / BEST_DIR / WEIGHTS_FILE)))
     assert load_model(result.model_dir).metadata["metrics"]["epoch"] == result.best_epoch
 
 
@@ -202,7 +204,7 @@ def test_resume_accepts_a_state_saved_before_a_config_field_existed(tmp_path: Pa
     """An older checkpoint lacks fields added since with their defaults; another config is refused."""
     config = FAST.replace(epochs=2)
     train(build_model(SMALL, seed=0), toy_data(32), config, tmp_path / "run")
-    state = tmp_path / "run" / "checkpoint" / "state.json"
+    state = tmp_path / "run" / CHECKPOINT_DIR / STATE_JSON
     info = json.loads(state.read_text())
     del info["model"]["n_pixels"]  # as if written before `n_pixels` existed (default value)
     state.write_text(json.dumps(info))
@@ -211,3 +213,15 @@ def test_resume_accepts_a_state_saved_before_a_config_field_existed(tmp_path: Pa
     other = SMALL.replace(dense_units=(16,))
     with pytest.raises(XpzError, match="different model config"):
         train(build_model(other, seed=0), toy_data(32), config, tmp_path / "run", resume=True)
+
+
+def test_finalize_runs_on_the_chosen_weights_before_the_one_save(tmp_path: Path) -> None:
+    def finalize(model) -> dict[str, float]:
+        with torch.no_grad():
+            next(model.parameters()).mul_(2.0)  # e.g. a calibration changing a buffer
+        return {"finalized": 1.0}
+
+    result = train(build_model(SMALL, seed=0), toy_data(32), FAST, tmp_path, finalize=finalize)
+    loaded = load_model(result.model_dir)
+    assert loaded.metadata["finalized"] == 1.0 and dict(result.metadata) == loaded.metadata
+    assert_same_bits(weights(result.model), weights(loaded.model))

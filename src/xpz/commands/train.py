@@ -27,10 +27,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def recipe_from_args(args: argparse.Namespace):  # -> xpz.pipeline.Recipe
+def recipe_from_args(args: argparse.Namespace):  # -> xpz.recipes.Recipe
     """The recipe the options ask for."""
     from xpz.errors import InputError
-    from xpz.pipeline import Recipe
+    from xpz.recipes import Recipe
 
     try:
         recipe = Recipe.load(args.config) if args.config else Recipe.from_preset(args.preset)

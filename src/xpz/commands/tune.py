@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from xpz.errors import InputError
     from xpz.io.gaia_xp import read_gaia_spectra
-    from xpz.training.search import Sampler, TuneConfig, tune
-    from xpz.training.search_space import TUNED_BATCH_SIZES, SearchSpace
+    from xpz.tuning.search import Sampler, TuneConfig, tune
+    from xpz.tuning.space import TUNED_BATCH_SIZES, SearchSpace
 
     try:
         space = SearchSpace(batch_sizes=TUNED_BATCH_SIZES if args.tune_batch_size else None)

@@ -1,8 +1,8 @@
 """Redshift networks: the :class:`RedshiftModel` contract and its implementations.
 
-Model kinds and named presets live in :mod:`xpz.models.registry`
-(``build_model``, ``PRESETS``); it is imported on its own because presets also
-carry training settings.
+The table of model kinds is :mod:`xpz.models.registry` (``build_model``), the
+model file format :mod:`xpz.models.modelfile` (``save_model``, ``load_model``);
+named recipes (model + training + scaling) are in :mod:`xpz.recipes`.
 """
 
 from xpz.models.base import Activation, LossKind, ModelConfig, RedshiftModel

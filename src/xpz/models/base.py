@@ -25,9 +25,7 @@ import abc
 import copy
 import dataclasses
 import enum
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -35,9 +33,11 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
+from xpz.config import JsonConfig
+from xpz.layout import Z_RANGE
+
 __all__ = [
     "Activation",
-    "JsonConfig",
     "LossKind",
     "ModelConfig",
     "RedshiftModel",
@@ -94,62 +94,6 @@ class Activation(enum.Enum):
         return factories[self]()
 
 
-def _to_json(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_to_json(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
-
-
-def _from_json(hint: Any, value: Any) -> Any:
-    """Convert a JSON value back to the type ``hint`` (enums, tuples, optionals)."""
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _from_json(options[0], value)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        item = args[0] if args else Any
-        return tuple(_from_json(item, v) for v in value)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
-    if isinstance(hint, type) and issubclass(hint, float):
-        return float(value)
-    return value
-
-
-@dataclasses.dataclass(frozen=True)
-class JsonConfig:
-    """Base of frozen config dataclasses that round-trip through JSON.
-
-    Fields may be numbers, strings, bools, enums, tuples of those, or None.
-    Subclasses validate themselves in ``__post_init__``.
-    """
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (enums by value, tuples as lists)."""
-        return _to_json(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
-        hints = typing.get_type_hints(cls)
-        names = {f.name for f in dataclasses.fields(cls) if f.init}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}")
-        return cls(**{k: _from_json(hints[k], v) for k, v in data.items()})
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(JsonConfig):
     """Fields every model config has."""
@@ -164,6 +108,14 @@ class ModelConfig(JsonConfig):
             raise ValueError(f"input_channels must be 1 or 2, got {self.input_channels}")
         if self.n_pixels < 1:
             raise ValueError(f"n_pixels must be positive, got {self.n_pixels}")
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """The redshifts the model predicts, (low, high); default :data:`xpz.layout.Z_RANGE`.
+
+        Inference flags predictions near either end (``Flag.Z_AT_EDGE``).
+        """
+        return Z_RANGE
 
 
 class RedshiftModel(nn.Module, abc.ABC):
@@ -191,6 +143,11 @@ class RedshiftModel(nn.Module, abc.ABC):
     def input_channels(self) -> int:
         """Number of input channels C (1: flux; 2: flux and flux error)."""
         return self.config.input_channels
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """The redshifts the model predicts, (low, high), from its config."""
+        return self.config.z_range
 
     def config_dict(self) -> dict[str, Any]:
         """The config as JSON-able dict including ``kind`` (what model files store)."""

@@ -16,8 +16,8 @@ The loss is the cross-entropy against the bin of the true redshift (redshifts
 outside ``[0, z_max]`` count in the end bins).  ``temperature`` is 1 while
 training; :meth:`XpzNet.calibrate` fits it on the validation set afterwards so
 that the central 68% and 95% intervals cover 68% and 95% of the galaxies
-(:mod:`xpz.evaluation.calibrate`).  It is a buffer, so model files keep it.
-The ``xpz`` preset uses 600 bins (0.001 wide): typical errors (~0.003) are
+(:mod:`xpz.models.temperature`).  It is a buffer, so model files keep it.
+The ``xpz`` recipe (:func:`xpz.recipes.xpz_recipe`) uses 600 bins (0.001 wide): typical errors (~0.003) are
 smaller than the default 0.004-wide bins, whose PDFs are too wide in the core.
 
 The network is cheap: :func:`multiply_adds` counts ~1 million multiply-adds per
@@ -43,12 +43,10 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from xpz import pdf as zpdf
-from xpz.evaluation.calibrate import calibrate_temperature
+from xpz.layout import Z_MAX
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.paper import PaperConfig
-from xpz.models.registry import Preset, register, register_preset
-from xpz.preprocess import Scaling, SpectrumNorm
-from xpz.training.config import Optimizer, Schedule, TrainConfig
+from xpz.models.temperature import calibrate_temperature
 
 __all__ = [
     "SUMMARY_QUANTILES",
@@ -56,7 +54,6 @@ __all__ = [
     "XpzNetConfig",
     "bin_weights",
     "multiply_adds",
-    "xpz_preset",
 ]
 
 #: Quantile levels that :meth:`XpzNet.summarize` reports, by output name.
@@ -84,7 +81,7 @@ class XpzNetConfig(ModelConfig):
     #: Number of redshift bins of the output distribution.
     n_bins: int = 150
     #: Upper end of the redshift range (the lower end is 0).
-    z_max: float = 0.6
+    z_max: float = Z_MAX
     #: Tilt of the training loss towards rare redshifts, in [0, 1]: a galaxy's
     #: cross-entropy is weighted by the training density near its redshift to the
     #: power ``-prior_flattening`` (:func:`bin_weights`; 0: plain cross-entropy).
@@ -115,6 +112,15 @@ class XpzNetConfig(ModelConfig):
             raise ValueError(
                 f"{len(self.conv_filters)} pooling steps shrink {self.n_pixels} pixels to nothing"
             )
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """``(0, z_max)``: the range of the output bins.
+
+        >>> XpzNetConfig(z_max=0.4).z_range
+        (0.0, 0.4)
+        """
+        return (0.0, float(self.z_max))
 
     def sequence_lengths(self) -> list[int]:
         """Length of the sequence entering each convolution block, then after the last pool.
@@ -313,7 +319,7 @@ class XpzNet(RedshiftModel):
 
         The temperature is chosen so that the central 68% and 95% intervals
         cover their nominal share of the validation galaxies; see
-        :func:`xpz.evaluation.calibrate.calibrate_temperature` for the returned
+        :func:`xpz.models.temperature.calibrate_temperature` for the returned
         ``{"temperature": T, ...}``.
         """
         return calibrate_temperature(self, x, z)
@@ -344,44 +350,3 @@ class XpzNet(RedshiftModel):
         out["z_err"] = 0.5 * (out["z_q84"] - out["z_q16"])
         out["pdf"] = torch.from_numpy(density).float().to(output.device)
         return out
-
-
-def xpz_preset() -> Preset:
-    """The ``xpz`` preset: :class:`XpzNet` on per-spectrum-normalised flux, one-cycle Adam training.
-
-    Inputs: ``Scaling.PER_SPECTRUM`` with ``norm=SpectrumNorm.L2, minmax=False``
-    (the L2 norm is positive for every spectrum, unlike the median), one
-    channel, so that tables of sampled fluxes without errors (the dissertation's
-    Table 1 layout) can be used.  The loss is tilted towards rare redshifts
-    (``prior_flattening=0.5``): on the simulated benchmark this cut the
-    catastrophic outliers, mostly in the sparse z > 0.45 tail, from 39 to 29 of
-    54,000 validation galaxies (``docs/accuracy.md``).
-    """
-    return Preset(
-        name="xpz",
-        model=XpzNetConfig(input_channels=1, n_bins=600, prior_flattening=0.5),
-        training=TrainConfig(
-            epochs=12,
-            batch_size=256,
-            optimizer=Optimizer.ADAM,
-            lr=3e-3,
-            weight_decay=1e-5,
-            schedule=Schedule.ONE_CYCLE,
-            eval_batch_size=4096,
-        ),
-        description=(
-            "small CNN with a softmax over 600 redshift bins on [0, 0.6] (median, quantiles, PDF); "
-            "per-spectrum L2-normalised flux; cross-entropy weighted by (training density)^-0.5; "
-            "Adam lr 3e-3 one-cycle, batch 256, 12 epochs; "
-            "softmax temperature calibrated on the validation set to the 68% and 95% coverage"
-        ),
-        scaling={
-            "scaling": Scaling.PER_SPECTRUM.value,
-            "norm": SpectrumNorm.L2.value,
-            "minmax": False,
-        },
-    )
-
-
-register(XpzNet.kind, XpzNet)
-register_preset(xpz_preset())

@@ -46,7 +46,7 @@ def is_hats(path: str | os.PathLike[str]) -> bool:
 
 def model_fingerprint(model: str | os.PathLike[str]) -> str:
     """The weights' SHA-256 of a model directory, or the SHA-256 of an ONNX file."""
-    from xpz.training.checkpoint import MODEL_JSON, sha256_of
+    from xpz.models.modelfile import MODEL_JSON, sha256_of
 
     path = Path(model)
     if path.is_dir():
@@ -68,7 +68,7 @@ def worker_model(model: str, fingerprint: str, runtime: Runtime) -> Any:
 
         # Dask workers set OMP_NUM_THREADS to their thread count; onnxruntime ignores it.
         return OnnxModel(model, threads=int(os.environ.get("OMP_NUM_THREADS", "0")))
-    from xpz.training.checkpoint import load_model
+    from xpz.models.modelfile import load_model
 
     return load_model(model)
 
@@ -195,7 +195,7 @@ def predict_dask(
     runtime : Runtime or str
         ``torch`` or ``onnx`` inside the workers.
     """
-    from xpz.training.checkpoint import write_directory_atomically
+    from xpz.io.atomic import write_directory_atomically
 
     runtime = Runtime(runtime)
     model_path, input_path = Path(model).resolve(), Path(input).resolve()

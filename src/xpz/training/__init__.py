@@ -1,12 +1,10 @@
-"""Training and model files: :func:`train`, :class:`TrainConfig`, :func:`save_model` / :func:`load_model`."""
+"""Training: :func:`train`, :class:`TrainConfig`, the training data and resumable state.
 
-from xpz.training.checkpoint import (
-    LoadedModel,
-    ModelFileError,
-    load_model,
-    predict_batches,
-    save_model,
-)
+Model files belong to :mod:`xpz.models.modelfile`; :func:`load_model` is
+re-exported here because ``xpz.training.load_model`` is documented.
+"""
+
+from xpz.models.modelfile import load_model
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.loop import EpochCallback, EpochMetrics, StopReason, TrainResult, train
@@ -14,8 +12,6 @@ from xpz.training.loop import EpochCallback, EpochMetrics, StopReason, TrainResu
 __all__ = [
     "EpochCallback",
     "EpochMetrics",
-    "LoadedModel",
-    "ModelFileError",
     "Optimizer",
     "Schedule",
     "StopReason",
@@ -24,7 +20,5 @@ __all__ = [
     "TrainingData",
     "load_model",
     "make_training_data",
-    "predict_batches",
-    "save_model",
     "train",
 ]

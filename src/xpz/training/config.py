@@ -15,7 +15,8 @@ import dataclasses
 import enum
 import re
 
-from xpz.models.base import JsonConfig, LossKind
+from xpz.config import JsonConfig
+from xpz.models.base import LossKind
 
 __all__ = ["Optimizer", "Schedule", "TrainConfig"]
 

@@ -23,10 +23,10 @@ import torch
 from torch import Tensor
 
 from xpz.errors import InputError
+from xpz.models.modelfile import model_inputs
 from xpz.preprocess import Scaler
 from xpz.spectra import Spectra
 from xpz.split import Split
-from xpz.training.checkpoint import model_inputs
 
 __all__ = ["TrainingData", "make_training_data"]
 

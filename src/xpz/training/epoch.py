@@ -1,4 +1,5 @@
-"""The computations of one epoch: optimizer, schedule, loss, a training pass, an evaluation pass.
+"""The computations of one epoch: optimizer, schedule, loss, a training pass, an evaluation pass,
+and the per-epoch record (:class:`EpochMetrics`, the history file, early stopping).
 
 :func:`xpz.training.loop.train` strings them together; ``train_one_epoch``
 takes the batches as row indices, so that the same pass serves one process
@@ -8,18 +9,24 @@ takes the batches as row indices, so that the same pass serves one process
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from xpz.io.atomic import atomic_path
 from xpz.models.base import LossKind, RedshiftModel, point_loss
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 from xpz.training.distributed import Topology, all_reduce_sum
 
 __all__ = [
+    "EarlyStopping",
+    "EpochMetrics",
     "LossFunction",
     "Totals",
     "evaluate_loss",
@@ -28,9 +35,55 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "train_one_epoch",
+    "write_history",
 ]
 
 LossFunction = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochMetrics:
+    """One row of the history: losses and mean absolute errors of one epoch.
+
+    ``train_*`` are averages over the epoch's batches (as Keras reports them);
+    ``lr`` is the learning rate of the epoch's first batch; ``seconds`` is wall time.
+    """
+
+    epoch: int
+    train_loss: float
+    train_mae: float
+    val_loss: float
+    val_mae: float
+    lr: float
+    seconds: float
+
+
+@dataclasses.dataclass
+class EarlyStopping:
+    """Best validation loss so far and epochs since it improved."""
+
+    min_delta: float
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+
+    def update(self, epoch: int, val_loss: float) -> bool:
+        """Record an epoch; True if it is the new best."""
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch, self.epochs_without_improvement = val_loss, epoch, 0
+            return True
+        self.epochs_without_improvement += 1
+        return False
+
+
+def write_history(path: Path, history: Sequence[EpochMetrics]) -> None:
+    """Write the per-epoch history as CSV, atomically."""
+    names = [f.name for f in dataclasses.fields(EpochMetrics)]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=names)
+        writer.writeheader()
+        for row in history:
+            writer.writerow(dataclasses.asdict(row))
 
 
 def make_optimizer(model: RedshiftModel, config: TrainConfig) -> torch.optim.Optimizer:

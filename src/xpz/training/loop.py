@@ -11,7 +11,10 @@ every epoch
   in the checkpoint, so resuming such a run trains no further.
 
 At the end the chosen weights (best epoch, or last) are saved to
-``run_dir/model/``, loadable with :func:`xpz.training.checkpoint.load_model`.
+``run_dir/model/`` (after an optional ``finalize`` step, e.g. calibration),
+loadable with :func:`xpz.models.modelfile.load_model`.  The run directory's
+names are :data:`HISTORY_FILE`, :data:`CHECKPOINT_DIR`, :data:`BEST_DIR` and
+:data:`MODEL_DIR`.
 Same seed, same data and same device give the same weights, bit for bit on CPU,
 including after an interrupted run was resumed.
 
@@ -22,11 +25,9 @@ files (:mod:`xpz.training.distributed`, ``docs/training.md``).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import enum
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,14 +39,8 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from xpz.errors import XpzError
-from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
-from xpz.training.checkpoint import (
-    WEIGHTS_FILE,
-    load_training_state,
-    save_model,
-    save_training_state,
-)
+from xpz.models.modelfile import WEIGHTS_FILE, save_model
 from xpz.training.config import TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.device import default_num_threads, process_device, torch_settings
@@ -60,6 +55,8 @@ from xpz.training.distributed import (
     wrap_model,
 )
 from xpz.training.epoch import (
+    EarlyStopping,
+    EpochMetrics,
     LossFunction,
     Totals,
     evaluate_loss,
@@ -68,11 +65,14 @@ from xpz.training.epoch import (
     make_optimizer,
     make_scheduler,
     train_one_epoch,
+    write_history,
 )
+from xpz.training.state import load_training_state, save_training_state
 
 __all__ = [
     "EpochCallback",
     "EpochMetrics",
+    "Finalizer",
     "StopReason",
     "TrainResult",
     "Totals",
@@ -96,23 +96,6 @@ MODEL_DIR = "model"
 _RUNTIME_FIELDS = ("num_threads", "device", "progress", "eval_batch_size")
 
 
-@dataclasses.dataclass(frozen=True)
-class EpochMetrics:
-    """One row of the history: losses and mean absolute errors of one epoch.
-
-    ``train_*`` are averages over the epoch's batches (as Keras reports them);
-    ``lr`` is the learning rate of the epoch's first batch; ``seconds`` is wall time.
-    """
-
-    epoch: int
-    train_loss: float
-    train_mae: float
-    val_loss: float
-    val_mae: float
-    lr: float
-    seconds: float
-
-
 class StopReason(enum.Enum):
     COMPLETED = "completed"
     EARLY_STOPPING = "early_stopping"
@@ -131,6 +114,9 @@ class TrainResult:
     run_dir: Path
     #: Training rows seen in each epoch, by all processes together.
     samples_per_epoch: tuple[int, ...] = ()
+    #: What the final model file's metadata holds (training config, data, metrics, and
+    #: what ``finalize`` added); complete in process 0.
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def model_dir(self) -> Path:
@@ -144,32 +130,9 @@ class EpochCallback(Protocol):
     def on_epoch_end(self, epoch: int, metrics: EpochMetrics) -> bool: ...
 
 
-@dataclasses.dataclass
-class _EarlyStopping:
-    """Best validation loss so far and epochs since it improved."""
-
-    min_delta: float
-    best_loss: float = math.inf
-    best_epoch: int = 0
-    epochs_without_improvement: int = 0
-
-    def update(self, epoch: int, val_loss: float) -> bool:
-        """Record an epoch; True if it is the new best."""
-        if val_loss < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch, self.epochs_without_improvement = val_loss, epoch, 0
-            return True
-        self.epochs_without_improvement += 1
-        return False
-
-
-def write_history(path: Path, history: Sequence[EpochMetrics]) -> None:
-    """Write the per-epoch history as CSV, atomically."""
-    names = [f.name for f in dataclasses.fields(EpochMetrics)]
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=names)
-        writer.writeheader()
-        for row in history:
-            writer.writerow(dataclasses.asdict(row))
+#: Called (in process 0) with the chosen weights before the final model is saved,
+#: e.g. to calibrate it; what it returns is added to the model file's metadata.
+Finalizer = Callable[[RedshiftModel], Mapping[str, Any]]
 
 
 def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
@@ -196,7 +159,7 @@ class _Session:
     scheduler: torch.optim.lr_scheduler.LRScheduler | None
     loss_fn: LossFunction
     generator: torch.Generator
-    stopping: _EarlyStopping
+    stopping: EarlyStopping
     history: list[EpochMetrics]
     #: Training rows seen per epoch by all processes together.
     samples_per_epoch: list[int]
@@ -240,7 +203,7 @@ class _Session:
             scheduler=make_scheduler(optimizer, config, steps_per_epoch),
             loss_fn=make_loss(model, config.loss),
             generator=torch.Generator().manual_seed(config.seed),
-            stopping=_EarlyStopping(config.early_stopping_min_delta),
+            stopping=EarlyStopping(config.early_stopping_min_delta),
             history=[],
             samples_per_epoch=[],
         )
@@ -255,7 +218,7 @@ class _Session:
             generator=self.generator,
         )
         _check_resumable(loop["config"], self.config)
-        self.stopping = _EarlyStopping(**loop["early_stopping"])
+        self.stopping = EarlyStopping(**loop["early_stopping"])
         self.history = [EpochMetrics(**row) for row in loop["history"]]
         self.samples_per_epoch = list(loop["samples_per_epoch"])
         self.stop_reason = StopReason(loop["stop_reason"])
@@ -285,12 +248,15 @@ class _Session:
             state=loop,
         )
 
-    def save_model(self, name: str, metrics: EpochMetrics) -> None:
-        metadata = {
+    def model_metadata(self, metrics: EpochMetrics) -> dict[str, Any]:
+        """What a model file of this run stores besides weights and scaler."""
+        return {
             "training": self.config.to_dict(),
             "data": dict(self.data.provenance),
             "metrics": dataclasses.asdict(metrics),
         }
+
+    def save_model(self, name: str, metadata: Mapping[str, Any]) -> None:
         save_model(self.run_dir / name, self.model, self.data.scaler, metadata=metadata)
 
     def run_epoch(self, epoch: int, show_progress: bool) -> EpochMetrics:
@@ -323,20 +289,23 @@ class _Session:
         if topology.is_main:
             log.info("%s", metrics)
         if self.stopping.update(epoch, metrics.val_loss):
-            self.write(lambda: self.save_model(BEST_DIR, metrics))
+            self.write(lambda: self.save_model(BEST_DIR, self.model_metadata(metrics)))
         patience = config.early_stopping_patience
         if patience is not None and self.stopping.epochs_without_improvement >= patience:
             self.stop_reason = StopReason.EARLY_STOPPING
         return metrics
 
-    def finish(self) -> TrainResult:
-        """Restore the best weights if asked, save the final model, summarise."""
+    def finish(self, finalize: Finalizer | None) -> TrainResult:
+        """Restore the best weights if asked, finalize, save the final model, summarise."""
         chosen = self.history[-1]
         if self.config.restore_best_weights and self.stopping.best_epoch:
             best = load_file(str(self.run_dir / BEST_DIR / WEIGHTS_FILE), device=str(self.device))
             self.model.load_state_dict(best)
             chosen = self.history[self.stopping.best_epoch - 1]
-        self.write(lambda: self.save_model(MODEL_DIR, chosen))
+        metadata = self.model_metadata(chosen)
+        if finalize is not None and self.topology.is_main:
+            metadata |= finalize(self.model)
+        self.write(lambda: self.save_model(MODEL_DIR, metadata))
         return TrainResult(
             model=self.model,
             history=tuple(self.history),
@@ -345,6 +314,7 @@ class _Session:
             stop_reason=self.stop_reason,
             run_dir=self.run_dir,
             samples_per_epoch=tuple(self.samples_per_epoch),
+            metadata=metadata,
         )
 
 
@@ -365,6 +335,7 @@ def train(
     *,
     resume: bool = False,
     callbacks: Sequence[EpochCallback] = (),
+    finalize: Finalizer | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data`` as ``config`` says, writing the run to ``run_dir``.
 
@@ -372,7 +343,8 @@ def train(
     settings required, except threads, device, progress and evaluation batch);
     without it, ``run_dir`` must not hold a run already.  Callbacks run after the
     epoch's checkpoint is written, so an exception in one (or Ctrl-C) loses no
-    finished epoch.
+    finished epoch.  ``finalize`` (see :data:`Finalizer`) runs once on the
+    chosen weights, before they are saved to ``run_dir/model``.
 
     Started by ``torchrun`` (or in a process group the caller set up), every
     process runs this with the same arguments: the model is trained with
@@ -407,4 +379,4 @@ def train(
             if stop and session.stop_reason is StopReason.COMPLETED:
                 session.stop_reason = StopReason.CALLBACK
                 session.write(session.save)  # recorded: a resumed run stops here too
-        return session.finish()
+        return session.finish(finalize)

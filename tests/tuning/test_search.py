@@ -1,4 +1,4 @@
-"""Tests of the hyperparameter search (xpz.training.search, search_space, xpz tune)."""
+"""Tests of the hyperparameter search (xpz.tuning: search, space, xpz tune)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from optuna.trial import TrialState
 import xpz.training
 from xpz.errors import XpzError
 from xpz.models.base import Activation, LossKind
-from xpz.pipeline import Recipe
+from xpz.recipes import Recipe
 from xpz.simulate import simulate
 from xpz.training.config import Optimizer
-from xpz.training.search import Sampler, TuneConfig, tune
-from xpz.training.search_space import SearchSpace, recipe_from_params, suggest
+from xpz.tuning.search import Sampler, TuneConfig, tune
+from xpz.tuning.space import SearchSpace, recipe_from_params, suggest
 
 #: A tiny space: small networks train in well under a second per epoch.
 TINY = SearchSpace(conv_layers=(1, 2), filters=(4, 8), dense_layers=(1, 2), units=(4, 8))
@@ -192,8 +192,8 @@ WORKER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from xpz.io.gaia_xp import read_gaia_spectra
-    from xpz.training.search import Sampler, TuneConfig, tune
-    from xpz.training.search_space import SearchSpace
+    from xpz.tuning.search import Sampler, TuneConfig, tune
+    from xpz.tuning.space import SearchSpace
 
     data, journal, out, seed = sys.argv[1:5]
     spectra = read_gaia_spectra(data, training=True)

@@ -1,4 +1,4 @@
-"""Model files and training-state checkpoints: safetensors + JSON, never pickle.
+"""The model file format: safetensors + JSON, never pickle.
 
 A *model* is a directory::
 
@@ -9,9 +9,8 @@ A *model* is a directory::
 
 :func:`save_model` writes it atomically; :func:`load_model` verifies format,
 layout version and checksum before building the model, and
-:func:`predict_batches` runs it on raw fluxes.  A *training state* (for
-resuming) is a directory with ``state.safetensors`` (weights, optimizer
-tensors, random-number-generator states) and ``state.json`` (everything else).
+:func:`predict_batches` runs it on raw fluxes.  Training states (for resuming)
+are written by :mod:`xpz.training.state` with the helpers here.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +30,10 @@ from safetensors.torch import load_file, save_file
 
 import xpz
 from xpz.errors import XpzError
+from xpz.io.atomic import write_directory_atomically
 from xpz.layout import LAYOUT_VERSION
 from xpz.models.base import RedshiftModel
+from xpz.models.registry import build_model
 from xpz.preprocess import Scaler, scaler_from_dict
 
 __all__ = [
@@ -42,10 +41,10 @@ __all__ = [
     "LoadedModel",
     "ModelFileError",
     "load_model",
-    "load_training_state",
+    "model_inputs",
     "predict_batches",
     "save_model",
-    "save_training_state",
+    "sha256_of",
 ]
 
 FORMAT = "xpz-model"
@@ -53,12 +52,10 @@ FORMAT = "xpz-model"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 MODEL_JSON = "model.json"
-STATE_TENSORS = "state.safetensors"
-STATE_JSON = "state.json"
 
 
 class ModelFileError(XpzError):
-    """A model or checkpoint directory is missing, damaged or incompatible."""
+    """A model or training-state directory is missing, damaged or incompatible."""
 
 
 def sha256_of(path: Path) -> str:
@@ -70,33 +67,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_directory_atomically(target: Path, write: Callable[[Path], None]) -> Path:
-    """Let ``write`` fill a fresh temporary directory, then move it to ``target``.
-
-    An existing ``target`` is replaced (moved aside, then deleted), so readers
-    see either the old or the new complete directory, never a partial one.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    try:
-        write(tmp)
-        if target.exists():
-            old = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
-            )
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
-def _cpu_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def cpu_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
 
 
@@ -105,7 +76,7 @@ def package_versions() -> dict[str, str]:
     return {"xpz": xpz.__version__, "torch": torch.__version__, "numpy": np.__version__}
 
 
-def _write_json(path: Path, content: Mapping[str, Any]) -> None:
+def write_json(path: Path, content: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n")
 
 
@@ -123,8 +94,8 @@ def save_model(
     """
 
     def write(tmp: Path) -> None:
-        save_file(_cpu_tensors(model.state_dict()), str(tmp / WEIGHTS_FILE))
-        _write_json(
+        save_file(cpu_tensors(model.state_dict()), str(tmp / WEIGHTS_FILE))
+        write_json(
             tmp / MODEL_JSON,
             {
                 "format": FORMAT,
@@ -145,7 +116,7 @@ def save_model(
 class LoadedModel:
     """A model ready for inference (eval mode) with its scaler and stored metadata.
 
-    :meth:`predict` and :attr:`info` are what the inference code needs from any
+    :meth:`predict`, :attr:`z_range` and :attr:`info` are what the inference code needs from any
     runtime (:class:`xpz.export.OnnxModel` offers the same).
     """
 
@@ -153,6 +124,11 @@ class LoadedModel:
     scaler: Scaler
     metadata: Mapping[str, Any]
     path: Path
+
+    @property
+    def z_range(self) -> tuple[float, float]:
+        """The redshifts the model predicts (from its config)."""
+        return self.model.z_range
 
     @property
     def info(self) -> dict[str, Any]:
@@ -189,7 +165,7 @@ def _read_model_json(path: Path) -> dict[str, Any]:
     return info
 
 
-def _verified_weights(file: Path, sha256: str) -> dict[str, torch.Tensor]:
+def verified_tensors(file: Path, sha256: str) -> dict[str, torch.Tensor]:
     if not file.is_file():
         raise ModelFileError(f"{file}: weights file is missing")
     actual = sha256_of(file)
@@ -203,12 +179,9 @@ def _verified_weights(file: Path, sha256: str) -> dict[str, torch.Tensor]:
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model directory written by :func:`save_model`, verified, in eval mode."""
-    # imported here: the registry's presets import xpz.training, which imports this module
-    from xpz.models.registry import build_model
-
     path = Path(path)
     info = _read_model_json(path)
-    weights = _verified_weights(path / info["weights"]["file"], info["weights"]["sha256"])
+    weights = verified_tensors(path / info["weights"]["file"], info["weights"]["sha256"])
     model = build_model(info["model"])
     try:
         model.load_state_dict(weights, strict=True)
@@ -255,105 +228,3 @@ def predict_batches(
             empty = model.summarize(model(model.example_input(1).to(device)))
         return {name: np.empty((0, *v.shape[1:]), np.float32) for name, v in empty.items()}
     return {name: np.concatenate(values) for name, values in parts.items()}
-
-
-def _optimizer_tensors(
-    optimizer: torch.optim.Optimizer,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Split an optimizer state_dict into tensors and JSON-able rest."""
-    state = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for index, values in state["state"].items():
-        for name, value in values.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{index}.{name}"] = value
-            else:
-                scalars[f"{index}.{name}"] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
-
-
-def _optimizer_state(tensors: Mapping[str, torch.Tensor], saved: Mapping[str, Any]) -> dict:
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    for key, value in saved["scalars"].items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    return {"state": state, "param_groups": saved["param_groups"]}
-
-
-def save_training_state(
-    path: str | os.PathLike[str],
-    *,
-    model: RedshiftModel,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    generator: torch.Generator,
-    state: Mapping[str, Any],
-) -> Path:
-    """Write everything needed to resume training exactly (atomically) to ``path``.
-
-    ``state`` holds the loop's own JSON-able state (epoch, history, early stopping).
-    """
-    opt_tensors, opt_rest = _optimizer_tensors(optimizer)
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    tensors |= opt_tensors
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.shuffle"] = generator.get_state()
-
-    def write(tmp: Path) -> None:
-        save_file(_cpu_tensors(tensors), str(tmp / STATE_TENSORS))
-        _write_json(
-            tmp / STATE_JSON,
-            {
-                "format": "xpz-training-state",
-                "format_version": FORMAT_VERSION,
-                "model": model.config_dict(),
-                "optimizer": opt_rest,
-                "scheduler": None if scheduler is None else scheduler.state_dict(),
-                "loop": dict(state),
-                "sha256": sha256_of(tmp / STATE_TENSORS),
-                "versions": package_versions(),
-            },
-        )
-
-    return write_directory_atomically(Path(path), write)
-
-
-def load_training_state(
-    path: str | os.PathLike[str],
-    *,
-    model: RedshiftModel,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    generator: torch.Generator,
-) -> dict[str, Any]:
-    """Restore model, optimizer, scheduler and RNG states from ``path``; return the loop state."""
-    path = Path(path)
-    file = path / STATE_JSON
-    if not file.is_file():
-        raise ModelFileError(f"{path}: no training state to resume from (no {STATE_JSON})")
-    info = json.loads(file.read_text())
-    if info.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{file}: unsupported training-state version {info.get('format_version')}"
-        )
-    saved = {k: v for k, v in info["model"].items() if k != "kind"}
-    try:  # compared as configs: a field added later (with its default) is no change
-        same = info["model"].get("kind") == model.kind and (
-            model.config_class.from_dict(saved) == model.config
-        )
-    except (TypeError, ValueError):
-        same = False
-    if not same:
-        raise ModelFileError(f"{file}: saved for a different model config: {info['model']}")
-    tensors = _verified_weights(path / STATE_TENSORS, info["sha256"])
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    optimizer.load_state_dict(_optimizer_state(tensors, info["optimizer"]))
-    if scheduler is not None:
-        scheduler.load_state_dict(info["scheduler"])
-    torch.set_rng_state(tensors["rng.torch"])
-    generator.set_state(tensors["rng.shuffle"])
-    return info["loop"]

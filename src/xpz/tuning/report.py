@@ -2,8 +2,8 @@
 
 Pieces of the search's output folder: the table of every trial (``trials.csv``),
 the optimisation history (``history.png``) and the fANOVA parameter importances
-(``importance.png``); :func:`xpz.training.search.write_outputs` ties them together
-in ``report.md`` with the best recipe.
+(``importance.png``), and the lines of ``report.md`` (:func:`report_lines`);
+:func:`xpz.tuning.search.write_outputs` writes them with the best recipe.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xpz.models.paper import PaperConfig
+
 if TYPE_CHECKING:
     import optuna
+
+    from xpz.recipes import Recipe
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -116,3 +120,49 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> li
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return lines
+
+
+def report_lines(
+    study: optuna.Study,
+    rows: Sequence[dict[str, Any]],
+    recipe: Recipe,
+    *,
+    heading: str,
+    recipe_file: str,
+    importance: bool,
+) -> list[str]:
+    """The lines of ``report.md``: trial counts, the best recipe, figures, the trial table."""
+    model = recipe.model
+    assert isinstance(model, PaperConfig)  # the search space is the paper CNN's
+    best = study.best_trial
+    states = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    rejected = sum(r["note"].startswith("rejected") for r in rows)
+    convolutions = ", ".join(
+        f"{f}/{k}" for f, k in zip(model.conv_filters, model.conv_kernels, strict=True)
+    )
+    lines = [
+        f"# xpz tune: study {study.study_name}",
+        "",
+        heading,
+        "",
+        f"Trials: {len(rows)} ({states['COMPLETE']} complete, {states['PRUNED'] - rejected} "
+        f"pruned, {rejected} rejected as invalid, {states['FAIL']} failed or interrupted).",
+        "",
+        f"Best: trial {best.number}, validation MAE {study.best_value:.4f}; "
+        f"recipe `{recipe_file}` (`xpz train DATA -o RUN --config {recipe_file}`):",
+        "",
+        f"- convolutions (filters/kernel): {convolutions}",
+        f"- dense units: {', '.join(map(str, model.dense_units))}",
+        f"- activation {model.activation.value}, loss {model.loss.value}, "
+        f"optimizer {recipe.training.optimizer.value}, lr {recipe.training.lr:.3g}, "
+        f"batch {recipe.training.batch_size}",
+        "",
+        "![optimisation history](history.png)",
+        "",
+    ]
+    if importance:
+        lines += ["![parameter importance](importance.png)", ""]
+    ranked = sorted(rows, key=lambda r: (r["val_mae"] is None, r["val_mae"] or 0.0))
+    columns = ["number", "state", "val_mae", "epochs", "seconds", "parameters", "note"]
+    lines += ["## Trials (best first; all parameters in trials.csv)", ""]
+    return lines + markdown_table(ranked, columns)

@@ -12,7 +12,7 @@ draws them from an Optuna trial).  The per-layer parameters of *every* possible
 layer are always drawn (``filters_1`` ... ``filters_5``), and only the first
 ``conv_layers`` of them are used: a search space of fixed dimension, which the
 Gaussian-process sampler needs.  :func:`recipe_from_params` turns the dict into
-a :class:`~xpz.pipeline.Recipe`, and raises ``ValueError`` for architectures
+a :class:`~xpz.recipes.Recipe`, and raises ``ValueError`` for architectures
 whose sequence shrinks below one pixel, so they are rejected before training.
 
 >>> params = {"conv_layers": 2, "filters_1": 32, "kernel_1": 5, "filters_2": 16,
@@ -33,16 +33,16 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from xpz.models.base import Activation, JsonConfig, LossKind
+from xpz.config import JsonConfig
+from xpz.models.base import Activation, LossKind
 from xpz.models.paper import PaperConfig
-from xpz.training.config import Optimizer, TrainConfig
+from xpz.recipes import Recipe, paper_recipe
+from xpz.training.config import Optimizer
 
-if TYPE_CHECKING:  # optuna and the pipeline are imported only where they are used
+if TYPE_CHECKING:  # optuna is imported only where it is used
     import optuna
 
-    from xpz.pipeline import Recipe
-
-__all__ = ["SearchSpace", "paper_recipe", "recipe_from_params", "suggest"]
+__all__ = ["SearchSpace", "recipe_from_params", "suggest"]
 
 #: Batch sizes tried when the batch size is searched (``--tune-batch-size``).
 TUNED_BATCH_SIZES = (16, 32, 64, 128)
@@ -133,13 +133,6 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     return params
 
 
-def paper_recipe() -> Recipe:
-    """The dissertation's model and training (Table 2; Adamax, batch 16, 20 epochs)."""
-    from xpz.pipeline import Recipe
-
-    return Recipe(PaperConfig(), TrainConfig(), name="paper")
-
-
 def recipe_from_params(
     params: Mapping[str, Any],
     base: Recipe | None = None,
@@ -149,13 +142,11 @@ def recipe_from_params(
 ) -> Recipe:
     """The recipe of one point of the search space, on top of ``base``.
 
-    ``base`` (default: :func:`paper_recipe`) supplies everything not searched:
+    ``base`` (default: :func:`xpz.recipes.paper_recipe`) supplies everything not searched:
     scaling, input channels, convolution implementation, epochs, seed, batch
     size (unless ``params`` has one).  Raises ``ValueError`` when the
     architecture is invalid (e.g. the sequence shrinks below one pixel).
     """
-    from xpz.pipeline import Recipe
-
     base = paper_recipe() if base is None else base
     if not isinstance(base.model, PaperConfig):
         raise ValueError(f"the search space is the paper CNN's; base model is {base.model}")

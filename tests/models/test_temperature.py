@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xpz.evaluation.calibrate import (
+from xpz.models.registry import build_model
+from xpz.models.temperature import (
     calibrate_temperature,
     coverage_loss,
     fit_coverage_temperature,
@@ -13,7 +14,6 @@ from xpz.evaluation.calibrate import (
     interval_coverage,
     mean_nll,
 )
-from xpz.models.registry import build_model
 from xpz.models.xpznet import XpzNet, XpzNetConfig
 
 

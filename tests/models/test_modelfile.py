@@ -1,4 +1,4 @@
-"""Tests of model files (xpz.training.checkpoint): round trip, checksums, versions."""
+"""Tests of model files (xpz.models.modelfile): round trip, checksums, versions."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from xpz.models.paper import PaperConfig
-from xpz.models.registry import build_model
-from xpz.preprocess import MinMaxScaler, PerSpectrumScaler
-from xpz.training.checkpoint import (
+from xpz.models.modelfile import (
     ModelFileError,
     load_model,
     predict_batches,
     save_model,
 )
+from xpz.models.paper import PaperConfig
+from xpz.models.registry import build_model
+from xpz.preprocess import MinMaxScaler, PerSpectrumScaler
 
 SMALL = PaperConfig(conv_filters=(8, 4), conv_kernels=(5, 3), dense_units=(16,))
 

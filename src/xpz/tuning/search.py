@@ -1,6 +1,6 @@
 """Bayesian hyperparameter search with Optuna: :func:`tune` (``xpz tune``).
 
-Every trial draws a point of the :class:`~xpz.training.search_space.SearchSpace`,
+Every trial draws a point of the :class:`~xpz.tuning.space.SearchSpace`,
 rejects it before training when the architecture is invalid, and otherwise
 trains it with the project's one training function,
 :func:`xpz.training.loop.train`, for a few epochs on the same split and the same
@@ -34,25 +34,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from xpz.errors import XpzError
-from xpz.models.paper import PaperConfig
-from xpz.training.search_report import (
-    markdown_table,
+from xpz.recipes import Recipe, paper_recipe, prepare_training_data
+from xpz.tuning.report import (
     param_importances,
     plot_history,
     plot_importances,
+    report_lines,
     save_png,
     trial_rows,
     write_trials_csv,
 )
-from xpz.training.search_space import SearchSpace, paper_recipe, recipe_from_params, suggest
+from xpz.tuning.space import SearchSpace, recipe_from_params, suggest
 
 if TYPE_CHECKING:
     import optuna
 
-    from xpz.pipeline import Recipe
     from xpz.spectra import Spectra
     from xpz.training import EpochCallback, EpochMetrics, TrainingData
 
@@ -279,18 +276,10 @@ class Objective:
 
 def prepare_data(spectra: Spectra, base: Recipe, config: TuneConfig) -> TrainingData:
     """Split, fit the scaler on the training rows and scale: once, for all trials."""
-    from xpz.split import Split, split_indices
-    from xpz.training import make_training_data
-
-    z = spectra.require_z("training spectra")
-    split = split_indices(len(z), seed=config.split_seed)
-    train_rows = split.train
-    if config.max_train_rows is not None and len(train_rows) > config.max_train_rows:
-        rng = np.random.default_rng(config.split_seed)
-        train_rows = np.sort(rng.choice(train_rows, config.max_train_rows, replace=False))
-        split = Split(train_rows, split.validation, split.test)
-    scaler = base.make_scaler().fit(spectra.flux[split.train])
-    return make_training_data(spectra, split, scaler, input_channels=base.model.input_channels)
+    _, data = prepare_training_data(
+        spectra, base, split_seed=config.split_seed, max_train_rows=config.max_train_rows
+    )
+    return data
 
 
 def tune(
@@ -354,8 +343,6 @@ def write_outputs(
         best.params, base, pool=config.space.pool, name=f"tuned-{study.study_name}-{best.number}"
     )
     recipe_path = recipe.save(out_dir / RECIPE_FILE)
-    model = recipe.model
-    assert isinstance(model, PaperConfig)  # recipe_from_params makes paper CNNs
     rows = trial_rows(study)
     trials_csv = write_trials_csv(rows, out_dir / "trials.csv")
     importances = param_importances(study)
@@ -363,38 +350,17 @@ def write_outputs(
         save_png(plot_history(study), out_dir / "history.png")
         if importances is not None:
             save_png(plot_importances(importances), out_dir / "importance.png")
-    states = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    rejected = sum(r["note"].startswith("rejected") for r in rows)
-    lines = [
-        f"# xpz tune: study {study.study_name}",
-        "",
-        f"Storage `{storage}`, sampler {config.sampler.value}, "
-        f"{config.epochs_per_trial} epoch(s) per trial. Objective: lowest validation MAE.",
-        "",
-        f"Trials: {len(rows)} ({states['COMPLETE']} complete, {states['PRUNED'] - rejected} "
-        f"pruned, {rejected} rejected as invalid, {states['FAIL']} failed or interrupted).",
-        "",
-        f"Best: trial {best.number}, validation MAE {study.best_value:.4f}; "
-        f"recipe `{RECIPE_FILE}` (`xpz train DATA -o RUN --config {RECIPE_FILE}`):",
-        "",
-        "- convolutions (filters/kernel): "
-        + ", ".join(
-            f"{f}/{k}" for f, k in zip(model.conv_filters, model.conv_kernels, strict=True)
+    lines = report_lines(
+        study,
+        rows,
+        recipe,
+        heading=(
+            f"Storage `{storage}`, sampler {config.sampler.value}, "
+            f"{config.epochs_per_trial} epoch(s) per trial. Objective: lowest validation MAE."
         ),
-        f"- dense units: {', '.join(map(str, model.dense_units))}",
-        f"- activation {model.activation.value}, loss {model.loss.value}, "
-        f"optimizer {recipe.training.optimizer.value}, lr {recipe.training.lr:.3g}, "
-        f"batch {recipe.training.batch_size}",
-        "",
-        "![optimisation history](history.png)",
-        "",
-    ]
-    if importances is not None:
-        lines += ["![parameter importance](importance.png)", ""]
-    ranked = sorted(rows, key=lambda r: (r["val_mae"] is None, r["val_mae"] or 0.0))
-    columns = ["number", "state", "val_mae", "epochs", "seconds", "parameters", "note"]
-    lines += ["## Trials (best first; all parameters in trials.csv)", ""]
-    lines += markdown_table(ranked, columns)
+        recipe_file=RECIPE_FILE,
+        importance=importances is not None,
+    )
     report = out_dir / "report.md"
     with atomic_path(report) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
