@@ -6,10 +6,10 @@ import pytest
 
 from xpz.errors import InputError
 from xpz.io.columns import flux_column_names
+from xpz.io.formats import TableFormat
 from xpz.io.tables import (
     ParquetLayout,
     SpectraWriter,
-    TableFormat,
     iter_spectra,
     read_spectra,
     spectra_from_table,

@@ -26,12 +26,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from xpz.errors import InputError
+from xpz.io.labels import check_labels
 from xpz.layout import N_BP, N_PIXELS
 from xpz.spectra import Flag, Spectra
 
 __all__ = [
     "SCALAR_COLUMNS",
-    "TRAINING_Z_RANGE",
     "SeenIds",
     "column_order",
     "columns_from_spectra",
@@ -39,9 +39,6 @@ __all__ = [
     "known_column",
     "spectra_from_columns",
 ]
-
-#: Redshifts allowed in training data (the dissertation's sample spans 0 to 0.6).
-TRAINING_Z_RANGE = (0.0, 0.6)
 
 #: Scalar columns and the numpy type each is read as.
 SCALAR_COLUMNS: dict[str, type] = {
@@ -124,8 +121,9 @@ def spectra_from_columns(
         Fail if there is no ``z`` column.
     training : bool
         Training data: implies ``require_z``; every ``z`` must be finite and in
-        :data:`TRAINING_Z_RANGE`, and every flux finite.  Otherwise non-finite
-        fluxes are kept and their rows flagged :attr:`Flag.NONFINITE_FLUX`.
+        :data:`xpz.layout.Z_RANGE`, and every flux finite
+        (:func:`xpz.io.labels.check_labels`).  Otherwise non-finite fluxes are
+        kept and their rows flagged :attr:`Flag.NONFINITE_FLUX`.
     meta : mapping, optional
         Metadata for the result; ``source_id_generated`` is added when the table
         has no ``source_id`` (ids are then the row numbers).
@@ -137,8 +135,9 @@ def spectra_from_columns(
         raise ctx.error(f"no flux columns: expected 'flux_0' .. 'flux_{N_PIXELS - 1}'")
     flux_error = _pixel_block(columns, "flux_error", n, ctx)
     z = _float_column(columns, "z", ctx)
-    if z is None and (require_z or training):
-        raise ctx.error("no redshift column; it is required here", column="z")
+    check_labels(
+        z, flux, source=source, first_row=first_row, require_z=require_z, training=training
+    )
     meta = dict(meta or {})
     source_id = _int_column(columns, "source_id", ctx)
     if source_id is None:
@@ -148,8 +147,6 @@ def spectra_from_columns(
         _check_unique(source_id, ctx)
     flag = _int_column(columns, "flag", ctx)
     flag = np.zeros(n, np.uint32) if flag is None else flag
-    if training and z is not None:
-        _check_training(z, flux, ctx)
     return Spectra(
         flux=flux,
         source_id=source_id,
@@ -311,29 +308,6 @@ def _check_unique(source_id: NDArray[np.int64], ctx: _Context) -> None:
         rows = np.sort(order[source_id[order] == value])
         raise ctx.error(
             f"duplicate source_id {value} (rows share one id)", rows=rows, column="source_id"
-        )
-
-
-def _check_training(z: NDArray, flux: NDArray, ctx: _Context) -> None:
-    lo, hi = TRAINING_Z_RANGE
-    bad_z = np.flatnonzero(~np.isfinite(z))
-    if bad_z.size:
-        raise ctx.error("redshift is NaN or infinite in training data", rows=bad_z, column="z")
-    outside = np.flatnonzero((z < lo) | (z > hi))
-    if outside.size:
-        raise ctx.error(
-            f"redshift outside [{lo}, {hi}] allowed for training (e.g. {z[outside[0]]})",
-            rows=outside,
-            column="z",
-        )
-    bad = ~np.isfinite(flux)
-    if bad.any():
-        first_column = int(np.flatnonzero(bad.any(axis=0))[0])
-        raise ctx.error(
-            f"flux is NaN or infinite, not allowed in training data"
-            f" ({int(bad.any(axis=1).sum())} rows in all)",
-            rows=np.flatnonzero(bad[:, first_column]),
-            column=f"flux_{first_column}",
         )
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from xpz import xpbasis
 from xpz.layout import Band, XPLayout, default_layout
+from xpz.xp import basis as xpbasis
 
 
 def archive_frame(bp: np.ndarray, rp: np.ndarray):
