@@ -27,12 +27,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from xpz.errors import InputError
 from xpz.io.labels import check_labels
+from xpz.io.source_ids import SeenIds
 from xpz.layout import N_BP, N_PIXELS
 from xpz.spectra import Flag, Spectra
 
 __all__ = [
     "SCALAR_COLUMNS",
-    "SeenIds",
     "column_order",
     "columns_from_spectra",
     "flux_column_names",
@@ -144,7 +144,7 @@ def spectra_from_columns(
         source_id = np.arange(first_row, first_row + n, dtype=np.int64)
         meta["source_id_generated"] = True
     else:
-        _check_unique(source_id, ctx)
+        SeenIds().add(source_id, first_row=first_row, source=source)  # no repeats
     flag = _int_column(columns, "flag", ctx)
     flag = np.zeros(n, np.uint32) if flag is None else flag
     return Spectra(
@@ -299,18 +299,6 @@ def _int_column(columns: Mapping[str, Any], name: str, ctx: _Context) -> NDArray
     return arr.astype(dtype)
 
 
-def _check_unique(source_id: NDArray[np.int64], ctx: _Context) -> None:
-    order = np.argsort(source_id, kind="stable")
-    ids = source_id[order]
-    dup = np.flatnonzero(ids[1:] == ids[:-1])
-    if dup.size:
-        value = ids[dup[0]]
-        rows = np.sort(order[source_id[order] == value])
-        raise ctx.error(
-            f"duplicate source_id {value} (rows share one id)", rows=rows, column="source_id"
-        )
-
-
 def _input_flags(flux: NDArray[np.float32]) -> NDArray[np.uint32]:
     """:class:`Flag` bits for missing bands and non-finite fluxes, per row."""
     nan = np.isnan(flux)
@@ -318,31 +306,3 @@ def _input_flags(flux: NDArray[np.float32]) -> NDArray[np.uint32]:
     flag |= np.where(nan[:, N_BP:].all(axis=1), np.uint32(Flag.MISSING_RP), 0)
     flag |= np.where(~np.isfinite(flux).all(axis=1), np.uint32(Flag.NONFINITE_FLUX), 0)
     return flag.astype(np.uint32)
-
-
-class SeenIds:
-    """``source_id`` values seen in the chunks of one file so far, to find duplicates.
-
-    Kept as a sorted int64 array with the row of each id (16 bytes per row).
-    """
-
-    def __init__(self) -> None:
-        self._ids = np.empty(0, np.int64)
-        self._rows = np.empty(0, np.int64)
-
-    def add(self, source_id: NDArray[np.int64], *, first_row: int, source: str) -> None:
-        """Record one chunk's ids; raise InputError if one repeats in it or an earlier chunk."""
-        ids = np.concatenate([self._ids, source_id])
-        rows = np.concatenate([self._rows, first_row + np.arange(len(source_id))])
-        order = np.argsort(ids, kind="stable")
-        ids, rows = ids[order], rows[order]
-        repeated = np.flatnonzero(ids[1:] == ids[:-1])
-        if repeated.size:
-            value = ids[repeated[0]]
-            raise InputError(
-                f"duplicate source_id {value} (rows share one id)",
-                path=source,
-                rows=rows[ids == value].tolist(),
-                column="source_id",
-            )
-        self._ids, self._rows = ids, rows

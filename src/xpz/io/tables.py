@@ -33,8 +33,9 @@ from xpz.errors import InputError
 from xpz.io import table_readers as readers
 from xpz.io import table_writers as writers
 from xpz.io.atomic import atomic_path
-from xpz.io.columns import SeenIds, spectra_from_columns
+from xpz.io.columns import spectra_from_columns
 from xpz.io.formats import PathLike, TableFormat
+from xpz.io.source_ids import SeenIds
 from xpz.io.table_readers import table_columns
 from xpz.io.table_writers import ParquetLayout, spectra_to_table
 from xpz.layout import LAYOUT_VERSION

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from xpz.io.columns import SeenIds
 from xpz.io.formats import TableFormat
 from xpz.io.raw_table import (
     RawTable,
@@ -32,6 +31,7 @@ from xpz.io.raw_table import (
     load_table,
     scalar_column,
 )
+from xpz.io.source_ids import SeenIds
 from xpz.layout import Band
 from xpz.xp.arrays import XPBand, XPContinuous
 from xpz.xp.basis import N_COEFFICIENTS, N_CORRELATIONS
