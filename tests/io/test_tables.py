@@ -92,23 +92,6 @@ def test_format_argument_overrides_suffix(tmp_path):
         read_spectra(path, format="excel")
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("a.CSV", TableFormat.CSV),
-        ("a.pq", TableFormat.PARQUET),
-        ("a.fit", TableFormat.FITS),
-        ("a.fits.gz", TableFormat.FITS),
-        ("a.hdf5", TableFormat.HDF5),
-        ("a.xml", TableFormat.VOTABLE),
-        ("a.votable", TableFormat.VOTABLE),
-        ("a.ecsv", TableFormat.ECSV),
-    ],
-)
-def test_format_from_suffix(name, expected):
-    assert TableFormat.from_path(name) is expected
-
-
 @pytest.mark.parametrize("suffix", ["csv", "parquet", "pq", "h5"])
 def test_streaming_gives_the_rows_of_a_whole_read(tmp_path, suffix):
     spectra = make_spectra(50)
