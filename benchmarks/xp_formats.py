@@ -2,7 +2,7 @@
 
 The same synthetic sources (:func:`xpz.simulate.xp_archive.xp_archive_frame`)
 are written as ``xpz fetch`` writes its batch files (CSV, ECSV, FITS, VOTable,
-Parquet; :func:`xpz.io.fetch.write_table`), then read back with
+Parquet; :func:`xpz.io.archive.fetch.write_table`), then read back with
 :func:`xpz.io.xp_continuous.read_xp_continuous`; the time is the best of
 ``--repeat`` reads.  Sampling on the 186 pixels, the same for every format, is
 timed once for comparison.  Each file holds 3,080 numbers per source, so the
@@ -40,7 +40,7 @@ def main() -> None:
 
     from astropy.table import Table
 
-    from xpz.io.fetch import FETCH_FORMATS, write_table
+    from xpz.io.archive.fetch import FETCH_FORMATS, write_table
     from xpz.io.xp_continuous import read_xp_continuous
     from xpz.simulate.xp_archive import xp_archive_frame
     from xpz.xp import xp_to_spectra

@@ -3,8 +3,8 @@
 import pytest
 
 from xpz.errors import InputError
+from xpz.io.archive.fetch import FETCH_FORMATS
 from xpz.io.catalog import CATALOG_FORMATS, catalog_format
-from xpz.io.fetch import FETCH_FORMATS
 from xpz.io.formats import TableFormat
 
 

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xpz.io.fetch import fetch
+    from xpz.io.archive.fetch import fetch
     from xpz.io.formats import TableFormat
 
     result = fetch(

@@ -13,6 +13,6 @@
   :mod:`xpz.io.raw_table` (cells of each archive format), with
   :mod:`xpz.io.headers` (column names from a file's header);
 * :mod:`xpz.io.catalog` -- the redshift catalogue ``xpz predict`` writes;
-* :mod:`xpz.io.fetch` and :mod:`xpz.io.archive_query` -- downloads from the Gaia archive;
+* :mod:`xpz.io.archive` -- downloads from the Gaia archive (``xpz fetch``);
 * :mod:`xpz.io.atomic` -- files appear only when completely written.
 """

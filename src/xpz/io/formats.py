@@ -3,7 +3,7 @@
 One enum, :class:`TableFormat`, serves every reader and writer: spectrum tables
 (:mod:`xpz.io.tables`), Gaia ``XP_CONTINUOUS`` tables (:mod:`xpz.io.xp_continuous`),
 the redshift catalogue (:mod:`xpz.io.catalog`) and the archive downloads
-(:mod:`xpz.io.fetch`).  A writer that supports only some formats keeps a tuple
+(:mod:`xpz.io.archive.fetch`).  A writer that supports only some formats keeps a tuple
 of the members it accepts (e.g. :data:`xpz.io.catalog.CATALOG_FORMATS`).
 
 >>> TableFormat.from_path("cat.fits.gz"), TableFormat.resolve("x.dat", "csv")

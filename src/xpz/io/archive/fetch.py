@@ -3,7 +3,7 @@
 Two steps, both through a small *client* object so that tests can serve fixture
 tables instead of the archive:
 
-1. an ADQL query (:func:`xpz.io.archive_query.build_candidates_query`) selects ``gaiadr3.galaxy_candidates``
+1. an ADQL query (:func:`xpz.io.archive.query.build_candidates_query`) selects ``gaiadr3.galaxy_candidates``
    that have XP spectra, optionally restricted by an uploaded target list or an
    ADQL condition; the result is written to ``OUT/candidates.<ext>``;
 2. their XP_CONTINUOUS coefficients are downloaded with DataLink in batches of at
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from xpz.errors import XpzError
-from xpz.io.archive_query import (
+from xpz.io.archive.query import (
     CANDIDATE_COLUMNS,
     UPLOAD_TABLE_NAME,
     UploadKind,

@@ -1,4 +1,4 @@
-"""Tests of xpz.io.fetch with a fake archive client serving tables the tests make."""
+"""Tests of xpz.io.archive.fetch with a fake archive client serving tables the tests make."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from astropy.table import Table
 
 from xpz.commands import fetch as fetch_command
 from xpz.errors import XpzError
-from xpz.io.fetch import (
+from xpz.io.archive.fetch import (
     FETCH_FORMATS,
     XP_CONTINUOUS_COLUMNS,
     fetch,
