@@ -28,10 +28,11 @@ import time
 
 import numpy as np
 
-from xpz.io.gaia_xp import N_CORRELATIONS, read_xp_continuous, xp_to_spectra
+from xpz.io.xp_continuous import read_xp_continuous
 from xpz.layout import Band, default_layout
 from xpz.simulate.xp_archive import xp_archive_frame
-from xpz.xpbasis import N_COEFFICIENTS, pixel_design_matrices
+from xpz.xp import xp_to_spectra
+from xpz.xp.basis import N_COEFFICIENTS, N_CORRELATIONS, pixel_design_matrices
 
 
 def best_of(repeat: int, function, *args):
@@ -141,7 +142,7 @@ def float32_error_drift(frame) -> float:
 
 def _band_errors(xp, band: Band) -> np.ndarray:
     """xpz's float64 flux errors of one band (before the cast to float32 of ``Spectra``)."""
-    from xpz.xpsampling import _pixel_errors
+    from xpz.xp.sampling import _pixel_errors
 
     return _pixel_errors(xp.band(band), pixel_design_matrices(default_layout())[band], 256)
 

@@ -2,8 +2,8 @@
 
 The same synthetic sources (:func:`xpz.simulate.xp_archive.xp_archive_frame`)
 are written as ``xpz fetch`` writes its batch files (CSV, ECSV, FITS, VOTable,
-Parquet; :func:`xpz.io.fetch.write_table`), then read back with
-:func:`xpz.io.gaia_xp.read_xp_continuous`; the time is the best of
+Parquet; :func:`xpz.io.archive.fetch.write_table`), then read back with
+:func:`xpz.io.xp_continuous.read_xp_continuous`; the time is the best of
 ``--repeat`` reads.  Sampling on the 186 pixels, the same for every format, is
 timed once for comparison.  Each file holds 3,080 numbers per source, so the
 text formats are dominated by parsing numbers.
@@ -40,9 +40,10 @@ def main() -> None:
 
     from astropy.table import Table
 
-    from xpz.io.fetch import FetchFormat, write_table
-    from xpz.io.gaia_xp import read_xp_continuous, xp_to_spectra
+    from xpz.io.archive.fetch import FETCH_FORMATS, write_table
+    from xpz.io.xp_continuous import read_xp_continuous
     from xpz.simulate.xp_archive import xp_archive_frame
+    from xpz.xp import xp_to_spectra
 
     frame = xp_archive_frame(args.n, seed=0)
     table = Table()
@@ -55,8 +56,8 @@ def main() -> None:
         else:
             table[name] = values
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {fmt.value: Path(tmp) / f"xp{fmt.suffix}" for fmt in FetchFormat}
-        for fmt in FetchFormat:
+        paths = {fmt.value: Path(tmp) / f"xp{fmt.suffix}" for fmt in FETCH_FORMATS}
+        for fmt in FETCH_FORMATS:
             write_table(table, paths[fmt.value], fmt)
         print(f"{args.n} sources; read_xp_continuous, best of {args.repeat}")
         rates = {}

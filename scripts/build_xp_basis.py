@@ -3,7 +3,7 @@
 Evaluates, with GaiaXPy, the 55 BP and 55 RP basis functions at the 120 sampling
 positions per band of :func:`xpz.layout.default_layout` and stores the (55, 120)
 design matrices together with the layout version and the positions they were
-computed for (checked by :func:`xpz.xpbasis.design_matrices` on load).
+computed for (checked by :func:`xpz.xp.basis.design_matrices` on load).
 
 Run after any change to the layout::
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from xpz.io.atomic import atomic_path
 from xpz.layout import Band, default_layout
-from xpz.xpbasis import BASIS_FILE, compute_design_matrices
+from xpz.xp.basis import BASIS_FILE, compute_design_matrices
 
 
 def build(path: Path) -> None:

@@ -136,18 +136,9 @@ def predict_spectra(
 def _as_spectra(data: Any) -> Spectra:
     if isinstance(data, Spectra):
         return data
-    if isinstance(data, (str, os.PathLike)):
-        from xpz.io.gaia_xp import read_gaia_spectra
+    from xpz.io.read import read_input
 
-        return read_gaia_spectra(Path(data))
-    columns = list(getattr(data, "colnames", None) or getattr(data, "columns", []))
-    if "bp_coefficients" in columns or "rp_coefficients" in columns:
-        from xpz.io.gaia_xp import read_xp_continuous, xp_to_spectra
-
-        return xp_to_spectra(read_xp_continuous(data))
-    from xpz.io.tables import spectra_from_table
-
-    return spectra_from_table(data)
+    return read_input(Path(data) if isinstance(data, (str, os.PathLike)) else data)
 
 
 def predict(
@@ -195,37 +186,17 @@ def input_files(inputs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-#: An XP_CONTINUOUS row holds 3,080 numbers (a sampled row about 190) and its
-#: conversion needs float64 work arrays, so XP files are read this many times fewer
-#: rows at a time: ``xpz predict`` then peaks at 0.71 GiB on XP Parquet at the
-#: default 20,000 rows (``benchmarks/predict_memory.py --xp``).
-XP_CHUNK_DIVISOR = 8
-
-
 def iter_input_spectra(
     inputs: Sequence[str | Path], chunk_rows: int = 20_000, format: str | None = None
 ) -> Iterator[Spectra]:
     """Spectra from every input file in chunks of at most ``chunk_rows`` rows.
 
-    CSV and Parquet files stream, sampled or XP_CONTINUOUS; FITS, ECSV and
-    VOTable files are read whole and then cut into chunks.  XP_CONTINUOUS files
-    are read :data:`XP_CHUNK_DIVISOR` times fewer rows at a time.
+    Sampled or XP_CONTINUOUS, as :func:`xpz.io.read.iter_input` reads them.
     """
-    from xpz.io.gaia_xp import iter_xp_continuous, xp_to_spectra
-    from xpz.io.gaia_xp_table import has_column
-    from xpz.io.tables import iter_spectra
+    from xpz.io.read import iter_input
 
     for path in input_files(inputs):
-        if has_column(path, "bp_coefficients", format) or has_column(
-            path, "rp_coefficients", format
-        ):
-            xp_rows = max(1, chunk_rows // XP_CHUNK_DIVISOR)
-            for xp in iter_xp_continuous(path, format, xp_rows):
-                spectra = xp_to_spectra(xp)
-                for start in range(0, len(spectra), chunk_rows):
-                    yield spectra[start : start + chunk_rows]
-        else:
-            yield from iter_spectra(path, chunk_rows, format)
+        yield from iter_input(path, chunk_rows, format)
 
 
 @dataclass(frozen=True)

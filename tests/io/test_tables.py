@@ -6,10 +6,10 @@ import pytest
 
 from xpz.errors import InputError
 from xpz.io.columns import flux_column_names
+from xpz.io.formats import TableFormat
 from xpz.io.tables import (
     ParquetLayout,
     SpectraWriter,
-    TableFormat,
     iter_spectra,
     read_spectra,
     spectra_from_table,
@@ -90,23 +90,6 @@ def test_format_argument_overrides_suffix(tmp_path):
         read_spectra(path)
     with pytest.raises(InputError, match="unknown table format 'excel'"):
         read_spectra(path, format="excel")
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("a.CSV", TableFormat.CSV),
-        ("a.pq", TableFormat.PARQUET),
-        ("a.fit", TableFormat.FITS),
-        ("a.fits.gz", TableFormat.FITS),
-        ("a.hdf5", TableFormat.HDF5),
-        ("a.xml", TableFormat.VOTABLE),
-        ("a.votable", TableFormat.VOTABLE),
-        ("a.ecsv", TableFormat.ECSV),
-    ],
-)
-def test_format_from_suffix(name, expected):
-    assert TableFormat.from_path(name) is expected
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet", "pq", "h5"])

@@ -6,7 +6,7 @@ import numpy as np
 
 from xpz.layout import Band
 from xpz.simulate.noise import NoiseModel, add_noise
-from xpz.xpbasis import pixel_design_matrices
+from xpz.xp.basis import pixel_design_matrices
 
 
 def _coefficients() -> np.ndarray:

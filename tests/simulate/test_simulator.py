@@ -10,7 +10,7 @@ from xpz.reference import dissertation_per_bin
 from xpz.simulate import RedshiftDistribution, SimulationConfig, simulate
 from xpz.simulate.instrument import sed_to_coefficients
 from xpz.simulate.photometry import GAIA_ZERO_POINTS, gaia_photometry
-from xpz.xpbasis import design_matrices, sample_coefficients
+from xpz.xp.basis import design_matrices, sample_coefficients
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from xpz.io.gaia_xp import correlation_matrices, read_xp_continuous, xp_to_spectra
+from xpz.io.xp_continuous import read_xp_continuous
 from xpz.simulate.xp_archive import random_correlations, write_xp_archive_parquet, xp_archive_frame
+from xpz.xp import correlation_matrices, xp_to_spectra
 
 
 def test_correlation_matrices_are_positive_definite():

@@ -191,12 +191,12 @@ WORKER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from xpz.io.gaia_xp import read_gaia_spectra
+    from xpz.io.read import read_input
     from xpz.tuning.search import Sampler, TuneConfig, tune
     from xpz.tuning.space import SearchSpace
 
     data, journal, out, seed = sys.argv[1:5]
-    spectra = read_gaia_spectra(data, training=True)
+    spectra = read_input(data, training=True)
     space = SearchSpace(conv_layers=(1, 2), filters=(4, 8), dense_layers=(1, 2), units=(4, 8))
     config = TuneConfig(n_trials=6, space=space, epochs_per_trial=1, sampler=Sampler.TPE,
                         seed=int(seed), startup_trials=2)

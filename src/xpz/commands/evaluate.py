@@ -17,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from xpz.io.gaia_xp import read_gaia_spectra
+    from xpz.io.read import read_input
     from xpz.pipeline import evaluate_model
 
-    spectra = read_gaia_spectra(args.data, require_z=True)
+    spectra = read_input(args.data, require_z=True)
     report = evaluate_model(args.model, spectra, args.output)
     metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]
     print(f"report: {report}")

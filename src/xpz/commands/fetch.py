@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xpz.io.fetch import FetchFormat, fetch
+    from xpz.io.archive.fetch import fetch
+    from xpz.io.formats import TableFormat
 
     result = fetch(
         args.out_dir,
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         g_max=args.g_max,
         batch_size=args.batch_size,
-        format=FetchFormat(args.format),
+        format=TableFormat(args.format),
         progress=not args.no_progress,
         match_radius_arcsec=args.match_radius,
     )

@@ -74,11 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xpz.io.gaia_xp import read_gaia_spectra
+    from xpz.io.read import read_input
     from xpz.pipeline import run_training
 
     recipe = recipe_from_args(args)
-    spectra = read_gaia_spectra(args.data, training=True)
+    spectra = read_input(args.data, training=True)
     result = run_training(
         spectra,
         recipe,

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xpz.errors import InputError
-    from xpz.io.gaia_xp import read_gaia_spectra
+    from xpz.io.read import read_input
     from xpz.tuning.search import Sampler, TuneConfig, tune
     from xpz.tuning.space import TUNED_BATCH_SIZES, SearchSpace
 
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise InputError(str(err)) from err
-    spectra = read_gaia_spectra(args.data, training=True)
+    spectra = read_input(args.data, training=True)
     out_dir = args.output or f"tune-{args.study_name}"
     result = tune(spectra, out_dir, config, study_name=args.study_name, storage=args.storage)
     print(f"study {result.study_name}: {result.n_finished} finished trials in {result.storage}")

@@ -33,9 +33,16 @@ from numpy.typing import NDArray
 
 from xpz.errors import InputError
 from xpz.io.atomic import atomic_path
+from xpz.io.formats import TableFormat
 from xpz.spectra import Flag
 
-__all__ = ["COLUMN_DESCRIPTIONS", "CatalogFormat", "CatalogWriter", "catalog_table"]
+__all__ = [
+    "CATALOG_FORMATS",
+    "COLUMN_DESCRIPTIONS",
+    "CatalogWriter",
+    "catalog_format",
+    "catalog_table",
+]
 
 COLUMN_DESCRIPTIONS = {
     "source_id": "Gaia DR3 source identifier",
@@ -50,40 +57,38 @@ COLUMN_DESCRIPTIONS = {
 _ORDER = tuple(COLUMN_DESCRIPTIONS)
 
 
-class CatalogFormat(enum.Enum):
-    """Output formats of the catalogue."""
+#: The formats the catalogue is written in (Parquet when the name has no suffix).
+CATALOG_FORMATS = (
+    TableFormat.PARQUET,
+    TableFormat.FITS,
+    TableFormat.ECSV,
+    TableFormat.CSV,
+    TableFormat.VOTABLE,
+)
 
-    PARQUET = "parquet"
-    FITS = "fits"
-    ECSV = "ecsv"
-    CSV = "csv"
-    VOTABLE = "votable"
 
-    @classmethod
-    def from_path(
-        cls, path: str | Path, format: CatalogFormat | str | None = None
-    ) -> CatalogFormat:
-        """The format named by ``format``, else by the suffix of ``path`` (Parquet if none)."""
-        if format is not None:
-            try:
-                return cls(format.value if isinstance(format, enum.Enum) else str(format).lower())
-            except ValueError:
-                known = ", ".join(f.value for f in cls)
-                raise InputError(f"unknown output format {format!r} (known: {known})") from None
-        suffixes = {
-            ".parquet": cls.PARQUET, ".pq": cls.PARQUET, ".fits": cls.FITS, ".fit": cls.FITS,
-            ".ecsv": cls.ECSV, ".csv": cls.CSV, ".vot": cls.VOTABLE, ".xml": cls.VOTABLE,
-            ".votable": cls.VOTABLE,
-        }  # fmt: skip
-        suffix = Path(path).suffix.lower()
-        if suffix == "":
-            return cls.PARQUET
-        if suffix not in suffixes:
-            raise InputError(
-                f"cannot tell the output format from suffix {suffix!r}; use --format",
-                path=path,
-            )
-        return suffixes[suffix]
+def catalog_format(path: str | Path, format: TableFormat | str | None = None) -> TableFormat:
+    """The format named by ``format``, else by the suffix of ``path`` (Parquet if none).
+
+    >>> catalog_format("z.fits").value, catalog_format("z").value, catalog_format("z", "csv").value
+    ('fits', 'parquet', 'csv')
+    """
+    known = ", ".join(f.value for f in CATALOG_FORMATS)
+    if format is not None:
+        value = format.value if isinstance(format, enum.Enum) else str(format).lower()
+        fmt = next((f for f in CATALOG_FORMATS if f.value == value), None)
+        if fmt is None:
+            raise InputError(f"unknown output format {format!r} (known: {known})")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix == "":
+        return TableFormat.PARQUET
+    fmt = next((f for f in CATALOG_FORMATS if suffix in f.suffixes), None)
+    if fmt is None:
+        raise InputError(
+            f"cannot tell the output format from suffix {suffix!r}; use --format", path=path
+        )
+    return fmt
 
 
 def _columns(estimates: Mapping[str, NDArray], source_id: NDArray, flag: NDArray) -> dict:
@@ -122,10 +127,10 @@ class CatalogWriter:
     """
 
     def __init__(
-        self, path: str | Path, format: CatalogFormat | str | None, meta: Mapping[str, Any]
+        self, path: str | Path, format: TableFormat | str | None, meta: Mapping[str, Any]
     ) -> None:
         self.path = Path(path)
-        self.format = CatalogFormat.from_path(self.path, format)
+        self.format = catalog_format(self.path, format)
         self.meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
         self._atomic = atomic_path(self.path)
         self._tmp = self.path  # replaced by the temporary path in __enter__
@@ -141,9 +146,9 @@ class CatalogWriter:
         """Append one chunk of rows."""
         table = catalog_table(estimates, source_id, flag, self.meta)
         self.rows += len(table)
-        if self.format is CatalogFormat.PARQUET:
+        if self.format is TableFormat.PARQUET:
             self._write_parquet(table)
-        elif self.format is CatalogFormat.CSV:
+        elif self.format is TableFormat.CSV:
             self._write_csv(table)
         else:
             self._held.append(table)
@@ -173,7 +178,7 @@ class CatalogWriter:
     def _finish(self) -> None:
         from astropy.table import vstack
 
-        if self.format in (CatalogFormat.PARQUET, CatalogFormat.CSV):
+        if self.format in (TableFormat.PARQUET, TableFormat.CSV):
             if self._stream is None:  # no rows at all: still write a valid, empty file
                 self.write({"z_pred": np.empty(0)}, np.empty(0, np.int64), np.empty(0))
             self._stream.close()
@@ -185,11 +190,11 @@ class CatalogWriter:
         table = vstack(held, metadata_conflicts="silent")
         table.meta.update(self.meta)
         astropy_format = {
-            CatalogFormat.FITS: "fits",
-            CatalogFormat.ECSV: "ascii.ecsv",
-            CatalogFormat.VOTABLE: "votable",
+            TableFormat.FITS: "fits",
+            TableFormat.ECSV: "ascii.ecsv",
+            TableFormat.VOTABLE: "votable",
         }[self.format]
-        if self.format is CatalogFormat.VOTABLE:  # VOTable has no unsigned integers
+        if self.format is TableFormat.VOTABLE:  # VOTable has no unsigned integers
             table["flag"] = table["flag"].astype(np.int64)
         with warnings.catch_warnings():  # long keys become FITS HIERARCH cards, as intended
             warnings.simplefilter("ignore", category=UserWarning)

@@ -26,22 +26,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from xpz.errors import InputError
+from xpz.io.labels import check_labels
+from xpz.io.source_ids import SeenIds
 from xpz.layout import N_BP, N_PIXELS
 from xpz.spectra import Flag, Spectra
 
 __all__ = [
     "SCALAR_COLUMNS",
-    "TRAINING_Z_RANGE",
-    "SeenIds",
     "column_order",
     "columns_from_spectra",
     "flux_column_names",
     "known_column",
     "spectra_from_columns",
 ]
-
-#: Redshifts allowed in training data (the dissertation's sample spans 0 to 0.6).
-TRAINING_Z_RANGE = (0.0, 0.6)
 
 #: Scalar columns and the numpy type each is read as.
 SCALAR_COLUMNS: dict[str, type] = {
@@ -124,8 +121,9 @@ def spectra_from_columns(
         Fail if there is no ``z`` column.
     training : bool
         Training data: implies ``require_z``; every ``z`` must be finite and in
-        :data:`TRAINING_Z_RANGE`, and every flux finite.  Otherwise non-finite
-        fluxes are kept and their rows flagged :attr:`Flag.NONFINITE_FLUX`.
+        :data:`xpz.layout.Z_RANGE`, and every flux finite
+        (:func:`xpz.io.labels.check_labels`).  Otherwise non-finite fluxes are
+        kept and their rows flagged :attr:`Flag.NONFINITE_FLUX`.
     meta : mapping, optional
         Metadata for the result; ``source_id_generated`` is added when the table
         has no ``source_id`` (ids are then the row numbers).
@@ -137,19 +135,18 @@ def spectra_from_columns(
         raise ctx.error(f"no flux columns: expected 'flux_0' .. 'flux_{N_PIXELS - 1}'")
     flux_error = _pixel_block(columns, "flux_error", n, ctx)
     z = _float_column(columns, "z", ctx)
-    if z is None and (require_z or training):
-        raise ctx.error("no redshift column; it is required here", column="z")
+    check_labels(
+        z, flux, source=source, first_row=first_row, require_z=require_z, training=training
+    )
     meta = dict(meta or {})
     source_id = _int_column(columns, "source_id", ctx)
     if source_id is None:
         source_id = np.arange(first_row, first_row + n, dtype=np.int64)
         meta["source_id_generated"] = True
     else:
-        _check_unique(source_id, ctx)
+        SeenIds().add(source_id, first_row=first_row, source=source)  # no repeats
     flag = _int_column(columns, "flag", ctx)
     flag = np.zeros(n, np.uint32) if flag is None else flag
-    if training and z is not None:
-        _check_training(z, flux, ctx)
     return Spectra(
         flux=flux,
         source_id=source_id,
@@ -302,41 +299,6 @@ def _int_column(columns: Mapping[str, Any], name: str, ctx: _Context) -> NDArray
     return arr.astype(dtype)
 
 
-def _check_unique(source_id: NDArray[np.int64], ctx: _Context) -> None:
-    order = np.argsort(source_id, kind="stable")
-    ids = source_id[order]
-    dup = np.flatnonzero(ids[1:] == ids[:-1])
-    if dup.size:
-        value = ids[dup[0]]
-        rows = np.sort(order[source_id[order] == value])
-        raise ctx.error(
-            f"duplicate source_id {value} (rows share one id)", rows=rows, column="source_id"
-        )
-
-
-def _check_training(z: NDArray, flux: NDArray, ctx: _Context) -> None:
-    lo, hi = TRAINING_Z_RANGE
-    bad_z = np.flatnonzero(~np.isfinite(z))
-    if bad_z.size:
-        raise ctx.error("redshift is NaN or infinite in training data", rows=bad_z, column="z")
-    outside = np.flatnonzero((z < lo) | (z > hi))
-    if outside.size:
-        raise ctx.error(
-            f"redshift outside [{lo}, {hi}] allowed for training (e.g. {z[outside[0]]})",
-            rows=outside,
-            column="z",
-        )
-    bad = ~np.isfinite(flux)
-    if bad.any():
-        first_column = int(np.flatnonzero(bad.any(axis=0))[0])
-        raise ctx.error(
-            f"flux is NaN or infinite, not allowed in training data"
-            f" ({int(bad.any(axis=1).sum())} rows in all)",
-            rows=np.flatnonzero(bad[:, first_column]),
-            column=f"flux_{first_column}",
-        )
-
-
 def _input_flags(flux: NDArray[np.float32]) -> NDArray[np.uint32]:
     """:class:`Flag` bits for missing bands and non-finite fluxes, per row."""
     nan = np.isnan(flux)
@@ -344,31 +306,3 @@ def _input_flags(flux: NDArray[np.float32]) -> NDArray[np.uint32]:
     flag |= np.where(nan[:, N_BP:].all(axis=1), np.uint32(Flag.MISSING_RP), 0)
     flag |= np.where(~np.isfinite(flux).all(axis=1), np.uint32(Flag.NONFINITE_FLUX), 0)
     return flag.astype(np.uint32)
-
-
-class SeenIds:
-    """``source_id`` values seen in the chunks of one file so far, to find duplicates.
-
-    Kept as a sorted int64 array with the row of each id (16 bytes per row).
-    """
-
-    def __init__(self) -> None:
-        self._ids = np.empty(0, np.int64)
-        self._rows = np.empty(0, np.int64)
-
-    def add(self, source_id: NDArray[np.int64], *, first_row: int, source: str) -> None:
-        """Record one chunk's ids; raise InputError if one repeats in it or an earlier chunk."""
-        ids = np.concatenate([self._ids, source_id])
-        rows = np.concatenate([self._rows, first_row + np.arange(len(source_id))])
-        order = np.argsort(ids, kind="stable")
-        ids, rows = ids[order], rows[order]
-        repeated = np.flatnonzero(ids[1:] == ids[:-1])
-        if repeated.size:
-            value = ids[repeated[0]]
-            raise InputError(
-                f"duplicate source_id {value} (rows share one id)",
-                path=source,
-                rows=rows[ids == value].tolist(),
-                column="source_id",
-            )
-        self._ids, self._rows = ids, rows

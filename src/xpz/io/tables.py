@@ -25,8 +25,6 @@ hold one dataset per column in the group ``/spectra``, with 2-D ``flux`` and
 
 from __future__ import annotations
 
-import enum
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,9 @@ from xpz.errors import InputError
 from xpz.io import table_readers as readers
 from xpz.io import table_writers as writers
 from xpz.io.atomic import atomic_path
-from xpz.io.columns import SeenIds, spectra_from_columns
+from xpz.io.columns import spectra_from_columns
+from xpz.io.formats import PathLike, TableFormat
+from xpz.io.source_ids import SeenIds
 from xpz.io.table_readers import table_columns
 from xpz.io.table_writers import ParquetLayout, spectra_to_table
 from xpz.layout import LAYOUT_VERSION
@@ -44,73 +44,12 @@ from xpz.spectra import Spectra, concatenate
 __all__ = [
     "ParquetLayout",
     "SpectraWriter",
-    "TableFormat",
     "iter_spectra",
     "read_spectra",
     "spectra_from_table",
     "spectra_to_table",
     "write_spectra",
 ]
-
-PathLike = str | os.PathLike[str]
-
-
-class TableFormat(enum.Enum):
-    """File formats xpz reads and writes; the value is the name used on the command line."""
-
-    CSV = "csv"
-    PARQUET = "parquet"
-    FITS = "fits"
-    ECSV = "ecsv"
-    HDF5 = "hdf5"
-    VOTABLE = "votable"
-
-    @property
-    def suffixes(self) -> tuple[str, ...]:
-        """File name endings recognised for this format (lower case)."""
-        return _SUFFIXES[self]
-
-    @classmethod
-    def from_path(cls, path: PathLike) -> TableFormat:
-        """The format given by the file name's suffix.
-
-        >>> TableFormat.from_path("cat.fits.gz"), TableFormat.from_path("x.PQ")
-        (<TableFormat.FITS: 'fits'>, <TableFormat.PARQUET: 'parquet'>)
-        """
-        name = Path(path).name.lower()
-        for fmt in cls:
-            if name.endswith(fmt.suffixes):
-                return fmt
-        known = ", ".join(s for fmt in cls for s in fmt.suffixes)
-        raise InputError(
-            f"cannot tell the table format from the suffix (known: {known})", path=path
-        )
-
-    @classmethod
-    def resolve(cls, path: PathLike, format: TableFormat | str | None = None) -> TableFormat:
-        """``format`` if given (enum or its value, e.g. ``"csv"``), else :meth:`from_path`."""
-        if format is None:
-            return cls.from_path(path)
-        if isinstance(format, cls):
-            return format
-        try:  # a string, or another module's format enum with the same values
-            return cls(str(getattr(format, "value", format)).lower())
-        except ValueError:
-            known = ", ".join(fmt.value for fmt in cls)
-            raise InputError(
-                f"unknown table format {format!r} (known: {known})", path=path
-            ) from None
-
-
-_SUFFIXES = {
-    TableFormat.CSV: (".csv",),
-    TableFormat.PARQUET: (".parquet", ".pq"),
-    TableFormat.FITS: (".fits", ".fit", ".fits.gz"),
-    TableFormat.ECSV: (".ecsv",),
-    TableFormat.HDF5: (".h5", ".hdf5"),
-    TableFormat.VOTABLE: (".vot", ".votable", ".xml"),
-}
-
 
 _READERS = {
     TableFormat.CSV: readers.read_csv_chunks,
@@ -143,7 +82,7 @@ def read_spectra(
         Fail if the table has no ``z`` column.
     training : bool
         Training data: implies ``require_z``; every ``z`` must be finite and in
-        [0, 0.6] and every flux finite.  Otherwise rows with NaN/inf fluxes are
+        :data:`xpz.layout.Z_RANGE` and every flux finite.  Otherwise rows with NaN/inf fluxes are
         kept and flagged :attr:`xpz.spectra.Flag.NONFINITE_FLUX`.
 
     Returns

@@ -92,14 +92,9 @@ def partition_spectra(frame, source: str):  # pd.DataFrame -> Spectra
 
     if len(frame) == 0:
         return Spectra(flux=np.empty((0, N_PIXELS), np.float32), source_id=np.empty(0, np.int64))
-    frame = _numpy_columns(frame)
-    if "bp_coefficients" in frame.columns or "rp_coefficients" in frame.columns:
-        from xpz.io.gaia_xp import read_xp_continuous, xp_to_spectra
+    from xpz.io.read import read_input
 
-        return xp_to_spectra(read_xp_continuous(frame))
-    from xpz.io.tables import spectra_from_table
-
-    return spectra_from_table(frame.reset_index(drop=True), source=source)
+    return read_input(_numpy_columns(frame).reset_index(drop=True), name=source)
 
 
 def predict_partition(

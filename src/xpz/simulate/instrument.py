@@ -19,7 +19,7 @@ orders are nearly degenerate)::
 shipped in ``xpz/data/sim_instrument.npz``.  At run time this module is numpy only.
 
 The coefficients are DR3 ``XP_CONTINUOUS`` coefficients: sampling them with
-:func:`xpz.xpbasis.sample_coefficients` gives the internal flux in e-/s per
+:func:`xpz.xp.basis.sample_coefficients` gives the internal flux in e-/s per
 unit pseudo-wavelength, as ``gaiaxpy.convert`` does.
 """
 

@@ -94,7 +94,7 @@ class NoiseBases:
 
 def compute_noise_bases() -> NoiseBases:
     """Evaluate the DR3 bases on :data:`NOISE_PWL` with GaiaXPy (slow)."""
-    from xpz.xpbasis import compute_design_matrices
+    from xpz.xp.basis import compute_design_matrices
 
     grid = XPLayout(bp_pwl=NOISE_PWL, rp_pwl=NOISE_PWL)
     design = compute_design_matrices(grid)

@@ -30,7 +30,7 @@ from xpz.simulate.photometry import distance_modulus, gaia_photometry
 from xpz.simulate.redshift import draw_redshifts
 from xpz.simulate.templates import galaxies, template_coefficients
 from xpz.spectra import Spectra
-from xpz.xpbasis import pixel_design_matrices
+from xpz.xp.basis import pixel_design_matrices
 
 __all__ = ["SIMULATOR_VERSION", "simulate"]
 

@@ -3,7 +3,7 @@
 These are not galaxy spectra: coefficients are random with a Gaia-like fall-off
 with basis order, errors are a few percent plus a floor, and each source gets
 one of a few random positive-definite correlation matrices.  That is what the
-reading and sampling code (:mod:`xpz.io.gaia_xp`) needs to be exercised, and
+reading and sampling code (:mod:`xpz.io.xp_continuous`) needs to be exercised, and
 timed, at any size.
 
 >>> frame = xp_archive_frame(3, seed=0)

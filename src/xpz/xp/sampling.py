@@ -1,8 +1,8 @@
 """Gaia DR3 ``XP_CONTINUOUS`` solutions sampled on the 186-pixel layout, with full-covariance errors.
 
-:func:`xp_to_spectra` turns the coefficients of :func:`xpz.io.gaia_xp.read_xp_continuous`
+:func:`xp_to_spectra` turns the coefficients of :func:`xpz.io.xp_continuous.read_xp_continuous`
 into :class:`~xpz.spectra.Spectra`: flux ``= coefficients @ D`` for the design
-matrix ``D`` of :mod:`xpz.xpbasis`, and flux errors from the full coefficient
+matrix ``D`` of :mod:`xpz.xp.basis`, and flux errors from the full coefficient
 covariance, as ``gaiaxpy.convert`` computes them.
 
 Covariance (as GaiaXPy builds it): with ``e`` the coefficient errors, ``R``
@@ -14,23 +14,19 @@ is ``diag(D^T diag(e) R diag(e) D)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from numpy.typing import NDArray
 
 from xpz.layout import Band, XPLayout, default_layout
 from xpz.spectra import Flag, Spectra
-from xpz.xpbasis import (
+from xpz.xp.arrays import XPBand, XPContinuous
+from xpz.xp.basis import (
     N_COEFFICIENTS,
     N_CORRELATIONS,
     PAIR_COLUMNS,
     PAIR_ROWS,
     pixel_design_matrices,
 )
-
-if TYPE_CHECKING:
-    from xpz.io.gaia_xp import XPBand, XPContinuous
 
 __all__ = ["xp_to_spectra"]
 

@@ -1,26 +1,21 @@
 """Reading Gaia DR3 XP_CONTINUOUS tables in every archive format, checked against GaiaXPy."""
 
 import csv
-import sys
-import types
 
 import numpy as np
 import pytest
 
 from xpz.errors import InputError
-from xpz.io.gaia_xp import (
+from xpz.io.xp_continuous import (
     ARCHIVE_BAND_COLUMNS,
-    N_CORRELATIONS,
-    XPContinuous,
-    correlation_matrices,
+    identify,
     iter_xp_continuous,
-    read_gaia_spectra,
     read_xp_continuous,
-    xp_to_spectra,
 )
 from xpz.layout import Band, default_layout
 from xpz.simulate.xp_archive import random_correlations
 from xpz.spectra import Flag
+from xpz.xp import xp_to_spectra
 
 ARRAY_COLUMNS = ("coefficients", "coefficient_errors", "coefficient_correlations")
 ARCHIVE_COLUMNS = ["source_id", "solution_id"] + [
@@ -254,31 +249,6 @@ def test_conversion_matches_gaiaxpy(files):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5 * scale.min())
 
 
-def test_flux_error_uses_the_correlations(table):
-    xp = read_xp_continuous(table)
-    uncorrelated = XPContinuous(
-        source_id=xp.source_id,
-        bp=type(xp.bp)(
-            xp.bp.coefficients,
-            xp.bp.coefficient_errors,
-            np.zeros_like(xp.bp.coefficient_correlations),
-            xp.bp.standard_deviation,
-            xp.bp.n_parameters,
-        ),
-        rp=xp.rp,
-    )
-    correlated, plain = xp_to_spectra(xp), xp_to_spectra(uncorrelated)
-    assert not np.allclose(correlated.flux_error[:, :80], plain.flux_error[:, :80], rtol=1e-3)
-    np.testing.assert_array_equal(correlated.flux_error[:, 80:], plain.flux_error[:, 80:])
-    # Independent check of one pixel against the explicit covariance sandwich.
-    from xpz.xpbasis import pixel_design_matrices
-
-    d = pixel_design_matrices()[Band.BP][:, 10]
-    e = xp.bp.coefficient_errors[1]
-    cov = e[:, None] * correlation_matrices(xp.bp.coefficient_correlations[1]) * e[None, :]
-    assert correlated.flux_error[1, 10] == pytest.approx(np.sqrt(d @ cov @ d), rel=1e-6)
-
-
 @pytest.mark.parametrize(
     "fmt", ["csv", "ecsv", "fits", "votable-binary", "votable-tabledata", "parquet"]
 )
@@ -296,13 +266,6 @@ def test_missing_band_rows_are_kept_and_flagged(rng, tmp_path, fmt):
     assert np.isfinite(spectra.flux_error[1, layout.bp_pixels]).all()
     assert spectra.flag[0] == Flag.MISSING_BP | Flag.NONFINITE_FLUX
     assert spectra.flag[1] == Flag.MISSING_RP | Flag.NONFINITE_FLUX
-
-
-def test_correlation_order_matches_gaiaxpy(rng):
-    from gaiaxpy.core.generic_functions import array_to_symmetric_matrix
-
-    r = rng.uniform(-1, 1, N_CORRELATIONS)
-    np.testing.assert_array_equal(correlation_matrices(r), array_to_symmetric_matrix(r, 55))
 
 
 def test_extra_redshift_column_is_carried(table):
@@ -408,21 +371,7 @@ def test_unknown_suffix_and_absent_file(tmp_path):
         read_xp_continuous(tmp_path / "absent.csv")
 
 
-def test_read_gaia_spectra_samples_xp_files(files):
-    spectra = read_gaia_spectra(files["fits"])
-    np.testing.assert_array_equal(
-        spectra.flux, xp_to_spectra(read_xp_continuous(files["fits"])).flux
-    )
-    with pytest.raises(InputError, match="no redshift column 'z'"):
-        read_gaia_spectra(files["csv"], require_z=True)
-
-
-def test_read_gaia_spectra_hands_sampled_files_to_the_table_reader(tmp_path, monkeypatch):
-    sampled = tmp_path / "sampled.csv"
-    sampled.write_text("source_id,flux_0\n1,2.0\n")
-    calls = []
-    fake = types.ModuleType("xpz.io.tables")
-    fake.read_spectra = lambda *args, **kwargs: calls.append((args, kwargs)) or "sampled"
-    monkeypatch.setitem(sys.modules, "xpz.io.tables", fake)
-    assert read_gaia_spectra(sampled, training=True) == "sampled"
-    assert calls == [((sampled, None), {"require_z": False, "training": True})]
+def test_identify_tells_xp_tables_from_sampled_ones(table):
+    assert identify(table.colnames)
+    assert identify(["source_id", "rp_coefficients"])
+    assert not identify(["source_id", "z", "flux_0", "flux_1"])

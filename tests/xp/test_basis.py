@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from xpz import xpbasis
 from xpz.layout import Band, XPLayout, default_layout
+from xpz.xp import basis
 
 
 def archive_frame(bp: np.ndarray, rp: np.ndarray):
@@ -34,8 +34,8 @@ def gaiaxpy_fluxes(frame, band: Band, pwl: np.ndarray) -> np.ndarray:
 
 
 def test_shipped_file_matches_a_fresh_gaiaxpy_computation():
-    fresh = xpbasis.compute_design_matrices()
-    shipped = xpbasis.design_matrices()
+    fresh = basis.compute_design_matrices()
+    shipped = basis.design_matrices()
     for band in Band:
         np.testing.assert_allclose(shipped[band], fresh[band], rtol=1e-12, atol=1e-14)
 
@@ -49,20 +49,20 @@ def test_sample_coefficients_equals_gaiaxpy_convert(rng):
         gaiaxpy_fluxes(frame, Band.BP, np.asarray(layout.bp_pwl)),
         gaiaxpy_fluxes(frame, Band.RP, np.asarray(layout.rp_pwl)),
     )
-    got = xpbasis.sample_coefficients(bp, rp)
+    got = basis.sample_coefficients(bp, rp)
     assert got.shape == (2, 186)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
 def test_is_linear_in_the_coefficients(rng):
     a, b = rng.normal(size=(2, 4, 55))
-    sum_of_samples = xpbasis.sample_coefficients(a, b) + xpbasis.sample_coefficients(b, a)
-    np.testing.assert_allclose(xpbasis.sample_coefficients(a + b, b + a), sum_of_samples)
+    sum_of_samples = basis.sample_coefficients(a, b) + basis.sample_coefficients(b, a)
+    np.testing.assert_allclose(basis.sample_coefficients(a + b, b + a), sum_of_samples)
 
 
 def test_pixel_design_matrices_are_the_kept_columns():
-    full = xpbasis.design_matrices()
-    kept = xpbasis.pixel_design_matrices()
+    full = basis.design_matrices()
+    kept = basis.pixel_design_matrices()
     layout = default_layout()
     np.testing.assert_array_equal(kept[Band.BP], full[Band.BP][:, layout.bp_kept])
     np.testing.assert_array_equal(kept[Band.RP], full[Band.RP][:, layout.rp_kept])
@@ -70,17 +70,17 @@ def test_pixel_design_matrices_are_the_kept_columns():
 
 def test_arrays_are_read_only():
     with pytest.raises(ValueError, match="read-only"):
-        xpbasis.design_matrices()[Band.BP][0, 0] = 1.0
+        basis.design_matrices()[Band.BP][0, 0] = 1.0
 
 
 def test_other_layout_is_refused_with_a_rebuild_hint():
     layout = default_layout()
     shifted = XPLayout(bp_pwl=layout.bp_pwl + 0.1, rp_pwl=layout.rp_pwl)
     with pytest.raises(ValueError, match="build_xp_basis.py"):
-        xpbasis.design_matrices(shifted)
+        basis.design_matrices(shifted)
     renamed = XPLayout(bp_pwl=layout.bp_pwl, rp_pwl=layout.rp_pwl, version="other")
     with pytest.raises(ValueError, match="'other'.*build_xp_basis.py"):
-        xpbasis.design_matrices(renamed)
+        basis.design_matrices(renamed)
 
 
 @pytest.mark.parametrize(
@@ -89,4 +89,4 @@ def test_other_layout_is_refused_with_a_rebuild_hint():
 )
 def test_bad_shapes_are_refused(bp_shape, rp_shape, message):
     with pytest.raises(ValueError, match=message):
-        xpbasis.sample_coefficients(np.zeros(bp_shape), np.zeros(rp_shape))
+        basis.sample_coefficients(np.zeros(bp_shape), np.zeros(rp_shape))

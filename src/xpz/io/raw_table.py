@@ -24,8 +24,6 @@ or 1-D arrays, with ``None`` / NaN for a missing value and an
 
 from __future__ import annotations
 
-import gzip
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,31 +33,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xpz.errors import InputError
-from xpz.io.tables import TableFormat
+from xpz.io.formats import TableFormat
 
 __all__ = [
     "RawTable",
-    "TableFormat",
     "array_column",
-    "guess_format",
-    "has_column",
     "integer_column",
     "iter_tables",
     "load_table",
     "scalar_column",
 ]
-
-
-def guess_format(path: str | Path, format: str | TableFormat | None = None) -> TableFormat:
-    """The table format of ``path``: ``format`` if given, else from the suffix (``.gz`` ignored).
-
-    >>> guess_format("spectra.csv.gz").value, guess_format("x.dat", "fits").value
-    ('csv', 'fits')
-    """
-    name = Path(path).name
-    if format is None and name.lower().endswith(".gz") and not name.lower().endswith(".fits.gz"):
-        return TableFormat.from_path(name[:-3])
-    return TableFormat.resolve(path, format)
 
 
 @dataclass(frozen=True)
@@ -114,7 +97,7 @@ def iter_tables(
         yield _from_astropy(source, "<Table>")
         return
     path = Path(source)
-    fmt = guess_format(path, format)
+    fmt = TableFormat.resolve(path, format, gzip=True)
     if not path.is_file():
         raise InputError("no such file", path=path)
     chunks, first_row = _read_file(path, fmt, chunk_rows), 0
@@ -175,44 +158,6 @@ def _read_file(path: Path, fmt: TableFormat, chunk_rows: int | None) -> Iterator
     if fmt not in astropy_format:
         raise InputError(f"XP_CONTINUOUS tables are not read from {fmt.value} files", path=path)
     yield Table.read(path, format=astropy_format[fmt])
-
-
-def has_column(path: str | Path, name: str, format: str | TableFormat | None = None) -> bool:
-    """Whether the file at ``path`` has a column ``name``, reading only its header."""
-    path = Path(path)
-    fmt = guess_format(path, format)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
-    try:
-        if fmt is TableFormat.FITS:
-            from astropy.io import fits
-
-            header = fits.getheader(path, 1)
-            return name in [header.get(f"TTYPE{i + 1}") for i in range(header.get("TFIELDS", 0))]
-        if fmt is TableFormat.PARQUET:
-            import pyarrow.parquet as pq
-
-            return name in pq.read_schema(path).names
-        text = _header_text(path, fmt)
-    except Exception as exc:  # each library has its own exceptions for a corrupt file
-        raise InputError(f"cannot read its header as {fmt.value}: {exc}", path=path) from exc
-    if fmt is TableFormat.VOTABLE:
-        return re.search(rf'name\s*=\s*["\']{re.escape(name)}["\']', text) is not None
-    return re.search(rf"(^|[\s,{{:'\"]){re.escape(name)}($|[\s,}}'\"])", text, re.M) is not None
-
-
-def _header_text(path: Path, fmt: TableFormat) -> str:
-    """The text that names the columns: CSV's first line, ECSV's YAML header, VOTable's FIELDs."""
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    lines = []
-    with opener(path, "rt", encoding="utf-8", errors="replace") as stream:
-        for line in stream:
-            lines.append(line)
-            if fmt is TableFormat.VOTABLE and ("<DATA" in line or len(lines) > 10_000):
-                break
-            if fmt is not TableFormat.VOTABLE and not line.startswith("#"):
-                break
-    return "".join(lines)
 
 
 def _is_dataframe(obj: Any) -> bool:

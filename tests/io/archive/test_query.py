@@ -1,9 +1,9 @@
-"""Tests of xpz.io.archive_query: the ADQL text and the upload table."""
+"""Tests of xpz.io.archive.query: the ADQL text and the upload table."""
 
 import pytest
 
 from xpz.errors import InputError, XpzError
-from xpz.io.archive_query import UPLOAD_TABLE_NAME, UploadKind, build_candidates_query, read_upload
+from xpz.io.archive.query import UPLOAD_TABLE_NAME, UploadKind, build_candidates_query, read_upload
 
 # --- the ADQL ---------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ N_CORRELATIONS = N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2
 PAIR_ROWS, PAIR_COLUMNS = np.tril_indices(N_COEFFICIENTS, k=-1)
 
 #: The shipped design matrices for the default layout.
-BASIS_FILE = Path(__file__).parent / "data" / "xp_basis.npz"
+BASIS_FILE = Path(__file__).parent.parent / "data" / "xp_basis.npz"
 
 _REBUILD_HINT = "rerun `python scripts/build_xp_basis.py` to rebuild it"
 

@@ -3,7 +3,7 @@
 Two steps, both through a small *client* object so that tests can serve fixture
 tables instead of the archive:
 
-1. an ADQL query (:func:`xpz.io.archive_query.build_candidates_query`) selects ``gaiadr3.galaxy_candidates``
+1. an ADQL query (:func:`xpz.io.archive.query.build_candidates_query`) selects ``gaiadr3.galaxy_candidates``
    that have XP spectra, optionally restricted by an uploaded target list or an
    ADQL condition; the result is written to ``OUT/candidates.<ext>``;
 2. their XP_CONTINUOUS coefficients are downloaded with DataLink in batches of at
@@ -18,7 +18,6 @@ whose file exists; files are written atomically, so an existing file is complete
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from xpz.errors import XpzError
-from xpz.io.archive_query import (
+from xpz.io.archive.query import (
     CANDIDATE_COLUMNS,
     UPLOAD_TABLE_NAME,
     UploadKind,
@@ -34,7 +33,8 @@ from xpz.io.archive_query import (
     read_upload,
 )
 from xpz.io.atomic import atomic_path
-from xpz.io.gaia_xp import ARCHIVE_BAND_COLUMNS
+from xpz.io.formats import TableFormat
+from xpz.io.xp_continuous import ARCHIVE_BAND_COLUMNS
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -45,7 +45,7 @@ __all__ = [
     "UPLOAD_TABLE_NAME",
     "XP_CONTINUOUS_COLUMNS",
     "ArchiveClient",
-    "FetchFormat",
+    "FETCH_FORMATS",
     "FetchResult",
     "GaiaArchiveClient",
     "UploadKind",
@@ -73,27 +73,16 @@ XP_CONTINUOUS_COLUMNS: tuple[str, ...] = (
 _ARRAY_COLUMNS = tuple(c for c in XP_CONTINUOUS_COLUMNS if "coefficient" in c)
 
 
-class FetchFormat(enum.Enum):
-    """File format of the candidate table and the batch files.
-
-    Parquet is by far the fastest for ``xpz predict`` to read (see
-    ``docs/benchmarks.md``), but GaiaXPy does not read it.
-    """
-
-    CSV = "csv"
-    ECSV = "ecsv"
-    FITS = "fits"
-    VOTABLE = "votable"
-    PARQUET = "parquet"
-
-    @property
-    def suffix(self) -> str:
-        """File name extension, the one gaiaxpy expects (``.xml`` for VOTable).
-
-        >>> FetchFormat.VOTABLE.suffix
-        '.xml'
-        """
-        return ".xml" if self is FetchFormat.VOTABLE else f".{self.value}"
+#: The formats of the candidate table and the batch files.  Parquet is by far the
+#: fastest for ``xpz predict`` to read (see ``docs/benchmarks.md``), but GaiaXPy
+#: does not read it.
+FETCH_FORMATS = (
+    TableFormat.CSV,
+    TableFormat.ECSV,
+    TableFormat.FITS,
+    TableFormat.VOTABLE,
+    TableFormat.PARQUET,
+)
 
 
 class ArchiveClient(Protocol):
@@ -182,10 +171,10 @@ def split_batches(ids: Sequence[int], batch_size: int) -> list[list[int]]:
     return [list(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
 
 
-def batch_file_name(index: int, format: FetchFormat) -> str:
+def batch_file_name(index: int, format: TableFormat) -> str:
     """File name of batch ``index``.
 
-    >>> batch_file_name(3, FetchFormat.ECSV)
+    >>> batch_file_name(3, TableFormat.ECSV)
     'xp_continuous_000003.ecsv'
     """
     return f"xp_continuous_{index:06d}{format.suffix}"
@@ -200,7 +189,7 @@ def _archive_array_string(cell: Any) -> str:
     return "(" + ", ".join(repr(float(v)) for v in np.ma.filled(cell, np.nan)) + ")"
 
 
-def write_table(table: Table, path: Path, format: FetchFormat) -> None:
+def write_table(table: Table, path: Path, format: TableFormat) -> None:
     """Write ``table`` to ``path`` atomically, readable by astropy (and but for Parquet, gaiaxpy).
 
     ECSV is comma-separated and CSV holds array cells as ``(v1, v2, ...)``
@@ -209,22 +198,29 @@ def write_table(table: Table, path: Path, format: FetchFormat) -> None:
     """
     from astropy.table import Column
 
+    _check_format(format)
     with atomic_path(path) as tmp:
-        if format is FetchFormat.CSV:
+        if format is TableFormat.CSV:
             out = table.copy(copy_data=False)
             for name in out.colnames:
                 if out[name].dtype.kind == "O" or out[name].ndim > 1:
                     out[name] = Column([_archive_array_string(c) for c in out[name]], name=name)
             out.write(tmp, format="ascii.csv")
-        elif format is FetchFormat.ECSV:
+        elif format is TableFormat.ECSV:
             table.write(tmp, format="ascii.ecsv", delimiter=",")
-        elif format is FetchFormat.FITS:
+        elif format is TableFormat.FITS:
             table.write(tmp, format="fits")
-        elif format is FetchFormat.PARQUET:
+        elif format is TableFormat.PARQUET:
             _with_cells(table, _parquet_cell, fixed_too=True).to_pandas().to_parquet(tmp)
         else:  # BINARY2 serialization: a third of TABLEDATA's size, read twice as fast
             votable = _with_cells(table, _votable_cell, fixed_too=False)
             votable.write(tmp, format="votable", tabledata_format="binary2")
+
+
+def _check_format(format: TableFormat) -> None:
+    if format not in FETCH_FORMATS:
+        known = ", ".join(f.value for f in FETCH_FORMATS)
+        raise ValueError(f"cannot fetch into {format.value} files (known: {known})")
 
 
 def _with_cells(table: Table, convert: Callable[[Any], Any], *, fixed_too: bool) -> Table:
@@ -276,7 +272,7 @@ def _plan_batches(
     request: dict[str, Any],
     client: ArchiveClient,
     upload: Table | None,
-    fmt: FetchFormat,
+    fmt: TableFormat,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run the candidate query and write candidates + manifest, or reuse an earlier run's."""
     import numpy as np
@@ -323,7 +319,7 @@ def fetch(
     limit: int | None = None,
     g_max: float | None = None,
     batch_size: int = MAX_BATCH_SIZE,
-    format: FetchFormat = FetchFormat.ECSV,
+    format: TableFormat = TableFormat.ECSV,
     client: ArchiveClient | None = None,
     progress: bool = True,
     match_radius_arcsec: float = 1.0,
@@ -337,6 +333,7 @@ def fetch(
     from tqdm.auto import tqdm
 
     split_batches([], batch_size)  # validates batch_size before any network traffic
+    _check_format(format)
     out = Path(out_dir)
     upload_table, kind = (None, None) if upload is None else read_upload(upload)
     query = build_candidates_query(

@@ -1,4 +1,4 @@
-"""Tests of xpz.io.fetch with a fake archive client serving tables the tests make."""
+"""Tests of xpz.io.archive.fetch with a fake archive client serving tables the tests make."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from astropy.table import Table
 
 from xpz.commands import fetch as fetch_command
 from xpz.errors import XpzError
-from xpz.io.fetch import (
+from xpz.io.archive.fetch import (
+    FETCH_FORMATS,
     XP_CONTINUOUS_COLUMNS,
-    FetchFormat,
     fetch,
     split_batches,
     write_table,
 )
+from xpz.io.formats import TableFormat
 
 FIRST_ID = 4_295_806_720
 
@@ -95,7 +96,7 @@ def test_split_batches_and_its_limit():
 
 def test_fetch_writes_candidates_batches_and_manifest(tmp_path):
     archive = FakeArchive(12_345)
-    fits = FetchFormat.FITS  # binary: 12,345 spectra write in about a second
+    fits = TableFormat.FITS  # binary: 12,345 spectra write in about a second
     result = fetch(tmp_path / "out", client=archive, format=fits, progress=False, limit=20_000)
 
     assert [len(ids) for ids in archive.loads] == [5000, 5000, 2345]
@@ -166,26 +167,26 @@ def test_fetch_sends_the_upload_table(tmp_path):
     assert upload is not None and upload["source_id"].tolist() == [FIRST_ID, FIRST_ID + 7]
 
 
-@pytest.mark.parametrize("fmt", list(FetchFormat))
+@pytest.mark.parametrize("fmt", FETCH_FORMATS)
 def test_batch_files_round_trip_in_every_format(tmp_path, fmt):
     result = fetch(tmp_path, client=FakeArchive(3), format=fmt, progress=False)
     expected = xp_continuous_table(FakeArchive(3).ids)
-    got = Table.read(result.batches[0], format="ascii.csv" if fmt is FetchFormat.CSV else None)
+    got = Table.read(result.batches[0], format="ascii.csv" if fmt is TableFormat.CSV else None)
     assert got.colnames == list(XP_CONTINUOUS_COLUMNS)
     assert got["source_id"].tolist() == expected["source_id"].tolist()
     first = got["bp_coefficients"][0]
-    if fmt is FetchFormat.CSV:  # the archive's CSV convention: "(v1, v2, ...)"
+    if fmt is TableFormat.CSV:  # the archive's CSV convention: "(v1, v2, ...)"
         assert first.startswith("(") and first.endswith(")")
         first = [float(v) for v in first[1:-1].split(",")]
     np.testing.assert_array_equal(np.asarray(first, dtype=float), expected["bp_coefficients"][0])
-    if fmt is FetchFormat.VOTABLE:  # binary, not a <TD> element per number
+    if fmt is TableFormat.VOTABLE:  # binary, not a <TD> element per number
         assert b"<BINARY2>" in result.batches[0].read_bytes()[:20_000]
 
 
-@pytest.mark.parametrize("fmt", list(FetchFormat))
+@pytest.mark.parametrize("fmt", FETCH_FORMATS)
 def test_batch_files_take_variable_length_cells_and_a_missing_band(tmp_path, fmt):
     """Plain numpy arrays in object columns, as astroquery or a user's table may hold them."""
-    from xpz.io.gaia_xp import read_xp_continuous
+    from xpz.io.xp_continuous import read_xp_continuous
 
     table = xp_continuous_table([FIRST_ID, FIRST_ID + 1])
     for name in table.colnames:
@@ -205,9 +206,9 @@ def test_batch_files_take_variable_length_cells_and_a_missing_band(tmp_path, fmt
     )
 
 
-@pytest.mark.parametrize("fmt", list(FetchFormat))
+@pytest.mark.parametrize("fmt", FETCH_FORMATS)
 def test_batch_files_feed_the_xp_reader(tmp_path, fmt):
-    from xpz.io.gaia_xp import read_xp_continuous
+    from xpz.io.xp_continuous import read_xp_continuous
 
     result = fetch(tmp_path, client=FakeArchive(3), format=fmt, progress=False)
     xp = read_xp_continuous(result.batches[0])
@@ -252,13 +253,20 @@ def test_command_arguments():
         1.0,
     )
     args = parse(["out", "--upload", "t.csv", "--batch-size", "100", "--format", "fits"])
-    assert (args.upload, args.batch_size, FetchFormat(args.format)) == (
+    assert (args.upload, args.batch_size, TableFormat(args.format)) == (
         "t.csv",
         100,
-        FetchFormat.FITS,
+        TableFormat.FITS,
     )
     with pytest.raises(SystemExit):
         parse(["out", "--format", "hdf5"])
+
+
+def test_formats_fetch_does_not_write_are_refused_before_any_query(tmp_path):
+    archive = FakeArchive(2)
+    with pytest.raises(ValueError, match="cannot fetch into hdf5 files"):
+        fetch(tmp_path, client=archive, format=TableFormat.HDF5, progress=False)
+    assert archive.queries == []
 
 
 def test_command_reports_a_too_large_batch_as_a_user_error(capsys):

@@ -1,0 +1,78 @@
+"""Sampling XP_CONTINUOUS solutions on the layout: fluxes and full-covariance errors."""
+
+import numpy as np
+import pytest
+
+from xpz.layout import N_PIXELS, Band, default_layout
+from xpz.simulate.xp_archive import random_correlations
+from xpz.spectra import Flag
+from xpz.xp import XPBand, XPContinuous, correlation_matrices, xp_to_spectra
+from xpz.xp.basis import N_CORRELATIONS, pixel_design_matrices
+
+
+def random_band(rng, n, scale):
+    """``n`` realistic-looking solutions: decaying coefficients, errors, correlations."""
+    coefficients = rng.normal(0, 1, (n, 55)) * np.geomspace(scale, 0.05, 55)
+    errors = np.abs(coefficients) * 0.02 + rng.uniform(0.05, 0.2, (n, 55))
+    return XPBand(
+        coefficients=coefficients,
+        coefficient_errors=errors,
+        coefficient_correlations=random_correlations(rng, n),
+        standard_deviation=np.full(n, 1.03),
+        n_parameters=np.full(n, 55),
+    )
+
+
+@pytest.fixture
+def xp(rng):
+    return XPContinuous(
+        source_id=np.array([4_295_806_720, 7]),
+        bp=random_band(rng, 2, 60),
+        rp=random_band(rng, 2, 40),
+    )
+
+
+def test_flux_error_uses_the_correlations(xp):
+    uncorrelated = XPContinuous(
+        source_id=xp.source_id,
+        bp=XPBand(
+            xp.bp.coefficients,
+            xp.bp.coefficient_errors,
+            np.zeros_like(xp.bp.coefficient_correlations),
+            xp.bp.standard_deviation,
+            xp.bp.n_parameters,
+        ),
+        rp=xp.rp,
+    )
+    correlated, plain = xp_to_spectra(xp), xp_to_spectra(uncorrelated)
+    assert not np.allclose(correlated.flux_error[:, :80], plain.flux_error[:, :80], rtol=1e-3)
+    np.testing.assert_array_equal(correlated.flux_error[:, 80:], plain.flux_error[:, 80:])
+    # Independent check of one pixel against the explicit covariance sandwich.
+    d = pixel_design_matrices()[Band.BP][:, 10]
+    e = xp.bp.coefficient_errors[1]
+    cov = e[:, None] * correlation_matrices(xp.bp.coefficient_correlations[1]) * e[None, :]
+    assert correlated.flux_error[1, 10] == pytest.approx(np.sqrt(d @ cov @ d), rel=1e-6)
+
+
+def test_flux_is_the_design_matrix_product(xp):
+    matrices = pixel_design_matrices()
+    flux = xp_to_spectra(xp).flux
+    expected = np.concatenate(
+        [xp.bp.coefficients @ matrices[Band.BP], xp.rp.coefficients @ matrices[Band.RP]], axis=1
+    )
+    np.testing.assert_allclose(flux, expected.astype(np.float32), rtol=1e-6)
+    assert flux.shape == (2, N_PIXELS)
+
+
+def test_a_missing_band_gives_nan_pixels_and_flags(xp):
+    partial = XPContinuous(source_id=xp.source_id, bp=XPBand.missing(2), rp=xp.rp)
+    spectra = xp_to_spectra(partial)
+    assert np.isnan(spectra.flux[:, default_layout().bp_pixels]).all()
+    assert (spectra.flag == Flag.MISSING_BP | Flag.NONFINITE_FLUX).all()
+
+
+def test_correlation_order_matches_gaiaxpy(rng):
+    from gaiaxpy.core.generic_functions import array_to_symmetric_matrix
+
+    r = rng.uniform(-1, 1, N_CORRELATIONS)
+    np.testing.assert_array_equal(correlation_matrices(r), array_to_symmetric_matrix(r, 55))
