@@ -11,6 +11,7 @@ from astropy.table import Table
 from scipy import stats
 
 from xpz.errors import InputError
+from xpz.evaluation.evaluate import evaluate
 from xpz.evaluation.report import write_report
 
 BASE_FIGURES = {
@@ -41,7 +42,7 @@ def figure_names(out) -> set[str]:
 
 def test_minimal_report(tmp_path, predictions):
     z_true, z_pred, _ = predictions
-    html = write_report(tmp_path, z_true=z_true, z_pred=z_pred, title="Toy model")
+    html = write_report(tmp_path, evaluate(z_true, z_pred), title="Toy model")
     assert html == tmp_path / "report.html"
     assert figure_names(tmp_path) == BASE_FIGURES
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -72,16 +73,13 @@ def test_full_report(tmp_path, predictions, toy_spectra):
         "train_mae": [0.3, 0.2, 0.1],
         "val_mae": [0.31, 0.22, 0.15],
     }
+    result = evaluate(z_true, z_pred, quantiles=quantiles, pdf=pdf, pdf_grid=grid)
     write_report(
         tmp_path,
-        z_true=z_true,
-        z_pred=z_pred,
+        result,
         title="Toy <model>",
         history=history,
         spectra=toy_spectra,
-        quantiles=quantiles,
-        pdf=pdf,
-        pdf_grid=grid,
         config=ToyConfig(),
         extra_metrics={"val_loss_best": np.float32(1.5)},
     )
@@ -116,9 +114,21 @@ def test_full_report(tmp_path, predictions, toy_spectra):
     assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
 
 
-def test_pdf_without_grid_is_an_input_error(tmp_path, predictions):
+def test_pdf_without_grid_is_an_input_error(predictions):
     z_true, z_pred, _ = predictions
     with pytest.raises(InputError, match="together"):
-        write_report(tmp_path, z_true=z_true, z_pred=z_pred, title="x", pdf=np.ones((400, 3)))
+        evaluate(z_true, z_pred, pdf=np.ones((400, 3)))
     with pytest.raises(InputError, match="z_q16"):
-        write_report(tmp_path, z_true=z_true, z_pred=z_pred, title="x", quantiles={"z_q16": [0.1]})
+        evaluate(z_true, z_pred, quantiles={"z_q16": [0.1]})
+
+
+def test_evaluate_returns_the_numbers_the_report_writes(tmp_path, predictions):
+    z_true, z_pred, sigma = predictions
+    result = evaluate(z_true, z_pred)
+    assert result.metrics["n"] == 400
+    assert result.metrics["mae"] == pytest.approx(np.mean(np.abs(z_pred - z_true)))
+    assert int(result.per_bin["n"].sum()) == 400
+    write_report(tmp_path, result, title="x")
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["metrics"] == pytest.approx(result.metrics)
+    assert written["uncertainty"] == result.uncertainty == {}

@@ -27,6 +27,7 @@ from astropy.table import Table
 from numpy.typing import ArrayLike, NDArray
 
 from xpz.evaluation.metrics import LOW_Z_LIMIT, as_redshift_pair
+from xpz.layout import Z_MAX, Z_MIN
 from xpz.reference import dissertation_per_bin
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: The dissertation's bins: 0 to 0.6 in steps of 0.05.
-DEFAULT_EDGES: NDArray[np.float64] = np.round(np.linspace(0.0, 0.6, 13), 10)
+DEFAULT_EDGES: NDArray[np.float64] = np.round(np.linspace(Z_MIN, Z_MAX, 13), 10)
 DEFAULT_EDGES.flags.writeable = False
 
 _STAT_COLUMNS = ("percent_of_data", "mean_error", "std")

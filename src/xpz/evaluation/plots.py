@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from xpz.evaluation.binned import bin_index
 from xpz.io.atomic import atomic_path
-from xpz.layout import N_BP, default_layout
+from xpz.layout import N_BP, Z_MAX, Z_MIN, Z_RANGE, default_layout
 
 __all__ = [
     "MEAN_SPECTRA_EDGES",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Redshift ranges of the dissertation's Fig. 11 (the last one closed).
-MEAN_SPECTRA_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+MEAN_SPECTRA_EDGES = tuple(np.round(np.linspace(Z_MIN, Z_MAX, 7), 10).tolist())
 _SIZE = (7.0, 4.5)
 _TRUE_COLOUR, _PRED_COLOUR = "tab:blue", "#d8c49a"  # Fig. 17: blue truth, beige predictions
 
@@ -83,7 +83,7 @@ def _redshift_bins(bin_width: float, z_range: tuple[float, float]) -> list[float
 
 @_plain_text
 def plot_redshift_distribution(
-    z: ArrayLike, bin_width: float = 0.01, z_range: tuple[float, float] = (0.0, 0.6)
+    z: ArrayLike, bin_width: float = 0.01, z_range: tuple[float, float] = Z_RANGE
 ) -> Figure:
     """Fig. 9: number of galaxies per redshift bin (0.01 wide by default)."""
     fig = Figure(figsize=_SIZE, layout="constrained")
@@ -239,7 +239,7 @@ def plot_true_vs_pred_hist(
     z_true: ArrayLike,
     z_pred: ArrayLike,
     bin_width: float = 0.01,
-    z_range: tuple[float, float] = (0.0, 0.6),
+    z_range: tuple[float, float] = Z_RANGE,
 ) -> Figure:
     """Fig. 17: overlaid histograms of true (blue) and predicted (beige) redshifts."""
     bins = _redshift_bins(bin_width, z_range)
@@ -257,7 +257,7 @@ def plot_true_vs_pred_2d(
     z_true: ArrayLike,
     z_pred: ArrayLike,
     bins: int = 120,
-    z_range: tuple[float, float] = (0.0, 0.6),
+    z_range: tuple[float, float] = Z_RANGE,
 ) -> Figure:
     """Fig. 18: 2-D histogram of predicted against true redshift, log colour scale, 1:1 line."""
     fig = Figure(figsize=(6.0, 5.0), layout="constrained")
