@@ -154,6 +154,7 @@ def _report(
         quantiles=quantiles or None,
         pdf=predictions.get("pdf"),
         pdf_grid=grid if "pdf" in predictions else None,
+        g_mag=spectra.phot_g_mean_mag,
     )
     return write_report(
         out_dir, result, title=title, history=history, spectra=spectra, config=config

@@ -25,7 +25,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from xpz.errors import InputError
 from xpz.evaluation import calibration
-from xpz.evaluation.binned import compare_with_dissertation, mean_abs_bin_error, per_bin_table
+from xpz.evaluation.binned import (
+    compare_with_dissertation,
+    mean_abs_bin_error,
+    per_bin_table,
+    per_magnitude_table,
+)
 from xpz.evaluation.metrics import as_redshift_pair, summary
 from xpz.reference import DISSERTATION_TEST_MAE, DISSERTATION_TEST_MAE_Z_LT_035
 
@@ -47,10 +52,15 @@ class Evaluation:
         Headline point metrics (:func:`xpz.evaluation.metrics.summary` plus
         ``mean_abs_bin_error_z_lt_035``).
     per_bin : astropy Table
-        The per-0.05-bin table with the dissertation's Table 3 beside it.
+        The per-0.05-bin table with the dissertation's Table 3 beside it, and
+        the robust metrics per bin.
+    per_magnitude : astropy Table or None
+        The same metrics per G-magnitude bin, when magnitudes were given.
     uncertainty : dict
-        Interval coverage (``quantile_coverage``, ``pdf_coverage``), ``pit_ks``
-        and ``crps_mean``, as far as the inputs allow; empty for point models.
+        Interval coverage (``quantile_coverage``, ``pdf_coverage``), the PIT's
+        ``pit_ks``, ``pit_cvm``, ``pit_ad`` and ``pit_catastrophic_rate``,
+        ``crps_mean`` and ``cde_loss``, as far as the inputs allow; empty for
+        point models.
     coverage_curves : dict
         Source (``"quantiles"``, ``"PDF"``) -> (nominal levels, observed coverage).
     pit : array (N,) or None
@@ -61,6 +71,7 @@ class Evaluation:
     z_pred: NDArray[np.float64]
     metrics: dict[str, float]
     per_bin: Any
+    per_magnitude: Any
     uncertainty: dict[str, Any]
     coverage_curves: dict[str, tuple[Any, Any]]
     pit: NDArray[np.float64] | None
@@ -84,6 +95,7 @@ def evaluate(
     quantiles: Mapping[str, ArrayLike] | None = None,
     pdf: ArrayLike | None = None,
     pdf_grid: ArrayLike | None = None,
+    g_mag: ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate ``z_pred`` against ``z_true``.
 
@@ -95,6 +107,8 @@ def evaluate(
         Predicted quantiles, e.g. ``z_q025, z_q16, z_q84, z_q975``.
     pdf, pdf_grid : arrays (N, K) and (K,), optional
         Predicted densities on a redshift grid (see :mod:`xpz.pdf`); both or neither.
+    g_mag : array (N,), optional
+        G magnitudes of the galaxies, for the per-magnitude table.
 
     Raises :class:`~xpz.errors.InputError` for mismatched inputs.
     """
@@ -102,6 +116,7 @@ def evaluate(
     metrics = summary(t, p)
     table = compare_with_dissertation(per_bin_table(t, p))
     metrics["mean_abs_bin_error_z_lt_035"] = mean_abs_bin_error(table)
+    by_magnitude = None if g_mag is None else per_magnitude_table(g_mag, t, p)
     uncertainty: dict[str, Any] = {}
     curves: dict[str, tuple[Any, Any]] = {}
     if quantiles:
@@ -112,7 +127,7 @@ def evaluate(
     if pdf is not None and pdf_grid is not None:
         pdf_metrics, pit_values = _pdf_metrics(t, pdf, pdf_grid, curves)
         uncertainty |= pdf_metrics
-    return Evaluation(t, p, metrics, table, uncertainty, curves, pit_values)
+    return Evaluation(t, p, metrics, table, by_magnitude, uncertainty, curves, pit_values)
 
 
 def _quantile_metrics(
@@ -136,7 +151,7 @@ def _pdf_metrics(
     pdf_grid: ArrayLike,
     curves: dict[str, tuple[Any, Any]],
 ) -> tuple[dict[str, Any], NDArray[np.float64]]:
-    """PIT, coverage, KS distance and CRPS of a gridded PDF; adds its curve to ``curves``."""
+    """PIT, coverage, PIT statistics, CRPS and CDE loss of a gridded PDF; adds its curve."""
     from xpz import pdf as zpdf
 
     pit_values = zpdf.pit(pdf, pdf_grid, z_true)
@@ -148,6 +163,10 @@ def _pdf_metrics(
             f"{level:g}": float(observed[np.isclose(levels, level)][0]) for level in COVERAGE_LEVELS
         },
         "pit_ks": calibration.pit_ks_statistic(pit_values),
+        "pit_cvm": calibration.pit_cvm_statistic(pit_values),
+        "pit_ad": calibration.pit_ad_statistic(pit_values),
+        "pit_catastrophic_rate": calibration.pit_catastrophic_rate(pit_values),
         "crps_mean": float(np.mean(zpdf.crps(pdf, pdf_grid, z_true))),
+        "cde_loss": calibration.cde_loss(pdf, pdf_grid, z_true),
     }
     return metrics, pit_values

@@ -235,6 +235,31 @@ def plot_per_bin_errors(table: Columns, *, dissertation: Columns | None = None) 
 
 
 @_plain_text
+def plot_per_magnitude(table: Columns) -> Figure:
+    """Robust scatter and catastrophic-outlier rate per G-magnitude bin.
+
+    ``table`` is :func:`xpz.evaluation.binned.per_magnitude_table`'s: each bin is
+    drawn at its centre (an open end half a magnitude beyond its finite edge).
+    """
+    lo = np.asarray(table["g_lo"], float)
+    hi = np.asarray(table["g_hi"], float)
+    centre = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), np.nan)
+    centre = np.where(np.isfinite(lo), centre, hi - 0.5)
+    centre = np.where(np.isfinite(hi), centre, lo + 0.5)
+    fig = Figure(figsize=_SIZE, layout="constrained")
+    ax = fig.add_subplot()
+    for column, label, marker in (
+        ("sigma_nmad", "sigma_NMAD", "o"),
+        ("sigma_iqr", "sigma_IQR", "s"),
+        ("outlier_rate", "outlier rate (SRD)", "^"),
+    ):
+        ax.plot(centre, np.asarray(table[column], float), marker=marker, label=label)
+    ax.set(xlabel="G (mag)", ylabel="value", title="Errors per G-magnitude bin", yscale="log")
+    ax.legend()
+    return fig
+
+
+@_plain_text
 def plot_true_vs_pred_hist(
     z_true: ArrayLike,
     z_pred: ArrayLike,

@@ -5,7 +5,8 @@ evaluation (and the optional training history and spectra) allow and fills
 ``out_dir`` with::
 
     metrics.json        headline metrics, uncertainty metrics, config, extras
-    per_bin.csv         per-bin table beside the dissertation's Table 3
+    per_bin.csv         per-bin table beside the dissertation's Table 3, robust metrics per bin
+    per_magnitude.csv   the same metrics per G-magnitude bin (when magnitudes are known)
     figures/*.png       every figure the inputs allow
     report.md           the report, figures referenced relatively
     report.html         the same, standalone (figures embedded as base64)
@@ -29,7 +30,7 @@ import numpy as np
 
 from xpz.evaluation import document as doc
 from xpz.evaluation import plots
-from xpz.evaluation.binned import comparison_rows
+from xpz.evaluation.binned import comparison_rows, robust_rows
 from xpz.evaluation.evaluate import Evaluation
 from xpz.io.atomic import atomic_path
 from xpz.reference import (
@@ -56,6 +57,8 @@ _HEADLINE = (
     ("mean_error", "mean error, z_pred - z_true", None),
     ("bias", "bias, median(dz)", None),
     ("sigma_nmad", "sigma_NMAD of dz", None),
+    ("sigma_iqr", "sigma_IQR of dz, IQR / 1.349", None),
+    ("outlier_rate", "outlier rate (LSST SRD), |dz| > max(0.06, 3 sigma_IQR)", None),
     ("outlier_frac_015", "outlier fraction, |dz| > 0.15", None),
     ("outlier_frac_005", "outlier fraction, |dz| > 0.05", None),
     ("n", "galaxies", None),
@@ -65,6 +68,11 @@ _NOTE_LOW_Z = (
     "equals the mean of |mean error| over the first seven bins of its Table 3, so the row "
     "'mean |bin mean error|' is the like-for-like comparison; the per-galaxy MAE below 0.35 "
     "is given as well. Bins are by true redshift; std is the population std (ddof=0)."
+)
+_NOTE_ROBUST = (
+    "Per bin: MAE of z_pred - z_true; bias = median(dz); sigma_NMAD = 1.4826 x MAD(dz); "
+    "sigma_IQR = IQR(dz) / 1.349; outlier rate = share with |dz| > max(0.06, 3 sigma_IQR of "
+    "the bin); the last column the share with |dz| > 0.15."
 )
 #: Figures shown in the uncertainty section rather than with the others.
 _CALIBRATION_FIGURES = ("pit_histogram", "coverage")
@@ -103,7 +111,17 @@ def _uncertainty_rows(metrics: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]
             rows.append((label, _fmt(value), level))
     if "pit_ks" in metrics:
         rows.append(("PIT KS distance from uniform", _fmt(metrics["pit_ks"]), "0"))
+        rows.append(("PIT Cramer-von Mises statistic", _fmt(metrics["pit_cvm"]), "0"))
+        rows.append(("PIT Anderson-Darling statistic", _fmt(metrics["pit_ad"]), "0"))
+        rows.append(
+            (
+                "share of PIT < 0.0001 or > 0.9999",
+                _fmt(metrics["pit_catastrophic_rate"]),
+                "0.0002",
+            )
+        )
         rows.append(("mean CRPS", _fmt(metrics["crps_mean"]), "0"))
+        rows.append(("CDE loss", _fmt(metrics["cde_loss"]), "lower"))
     return tuple(rows)
 
 
@@ -149,6 +167,11 @@ def _figure_makers(
         "Mean error and std per redshift bin, beside the dissertation's Table 3 (cf. Fig. 16)",
         lambda: plots.plot_per_bin_errors(table, dissertation=dissertation_per_bin()),
     )
+    if result.per_magnitude is not None:
+        makers["per_magnitude"] = (
+            "Robust scatter and outlier rate per G-magnitude bin",
+            lambda: plots.plot_per_magnitude(result.per_magnitude),
+        )
     makers["true_vs_pred_hist"] = (
         "True and predicted redshifts (cf. Fig. 17)",
         lambda: plots.plot_true_vs_pred_hist(z_true, z_pred),
@@ -176,10 +199,20 @@ def _draw_figures(out: Path, makers: Mapping[str, tuple[str, Callable[[], Any]]]
     """Save every figure under ``out/figures``; the document's figure entries."""
     figures = []
     for stem, (caption, make) in makers.items():
-        relative = f"{FIGURES_DIR}/{stem}.png"
+        relative = _figure_path(stem)
         plots.save_figure(make(), out / relative)
         figures.append(doc.Figure(relative, caption))
     return figures
+
+
+def _figure_path(stem: str) -> str:
+    return f"{FIGURES_DIR}/{stem}.png"
+
+
+def _robust_section(title: str, table: Any, figures: tuple) -> doc.Section:
+    header, rows = robust_rows(table)
+    block = doc.Table(tuple(header), tuple(tuple(r) for r in rows))
+    return doc.Section(title, (block, doc.Paragraph(_NOTE_ROBUST), *figures))
 
 
 def _sections(
@@ -202,14 +235,21 @@ def _sections(
             "Errors per redshift bin (dissertation Table 3)",
             (doc.Table(tuple(header), tuple(tuple(r) for r in bin_rows)),),
         ),
+        _robust_section("Robust metrics per redshift bin", result.per_bin, ()),
     ]
-    is_calibration = {f"{FIGURES_DIR}/{stem}.png" for stem in _CALIBRATION_FIGURES}
+    if result.per_magnitude is not None:
+        magnitude_figures = tuple(f for f in figures if f.path == _figure_path("per_magnitude"))
+        sections.append(
+            _robust_section("Errors per G-magnitude bin", result.per_magnitude, magnitude_figures)
+        )
+    is_calibration = {_figure_path(stem) for stem in _CALIBRATION_FIGURES}
     if result.uncertainty:
         rows_u = _uncertainty_rows(result.uncertainty)
         table_block = doc.Table(("metric", "this model", "ideal"), rows_u)
         calibration_figures = tuple(f for f in figures if f.path in is_calibration)
         sections.append(doc.Section("Uncertainties", (table_block, *calibration_figures)))
-    other = tuple(f for f in figures if f.path not in is_calibration)
+    placed = is_calibration | {_figure_path("per_magnitude")}
+    other = tuple(f for f in figures if f.path not in placed)
     sections.append(doc.Section("Figures", other))
     return sections
 
@@ -259,6 +299,9 @@ def write_report(
     _write_text(out / "metrics.json", json.dumps(_jsonable(record), indent=2) + "\n")
     with atomic_path(out / "per_bin.csv") as tmp:
         result.per_bin.write(tmp, format="ascii.csv")
+    if result.per_magnitude is not None:
+        with atomic_path(out / "per_magnitude.csv") as tmp:
+            result.per_magnitude.write(tmp, format="ascii.csv")
     sections = _sections(result, extra, figures)
     _write_text(out / "report.md", doc.to_markdown(title, sections))
     html_path = out / "report.html"
