@@ -73,7 +73,9 @@ def test_predict_files_every_format_same_rows(tmp_path, tiny_model, toy_spectra,
     assert summary.rows == len(toy_spectra)
     got = Table.read(out, format="ascii.csv", comment="#") if suffix == ".csv" else Table.read(out)
     np.testing.assert_array_equal(np.asarray(got["source_id"], np.int64), toy_spectra.source_id)
-    np.testing.assert_allclose(np.asarray(got["z_pred"], float), whole["z_pred"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(got["z_pred"], float), whole["z_pred"], rtol=1e-5, atol=1e-6
+    )
     assert not list(tmp_path.glob(".*partial*"))
 
 

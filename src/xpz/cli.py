@@ -18,6 +18,20 @@ from xpz import __version__
 from xpz.errors import XpzError
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a file-system error: what failed, and on which path.
+
+    >>> os_error_message(PermissionError(13, "Permission denied", "/data/out.parquet"))
+    '/data/out.parquet: Permission denied'
+    >>> os_error_message(OSError("disk on fire"))
+    'disk on fire'
+    """
+    if exc.strerror is None:
+        return str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
+    return f"{' -> '.join(paths)}: {exc.strerror}" if paths else exc.strerror
+
+
 def _command_modules() -> list:
     import xpz.commands
 
@@ -49,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except XpzError as exc:
         print(f"xpz {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system said no: a user error, not a bug
+        print(f"xpz {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"xpz {args.command}: interrupted", file=sys.stderr)

@@ -99,21 +99,21 @@ def _report(
     history=None,
     config: Mapping[str, Any] | None = None,
 ) -> Path:
+    from xpz.evaluation.evaluate import evaluate
     from xpz.evaluation.report import write_report
 
     quantiles = {k: v for k, v in predictions.items() if k.startswith("z_q")}
     grid = loaded.model.pdf_grid()
-    return write_report(
-        out_dir,
-        z_true=spectra.require_z(),
-        z_pred=predictions["z_pred"],
-        history=history,
-        spectra=spectra,
+    result = evaluate(
+        spectra.require_z(),
+        predictions["z_pred"],
         quantiles=quantiles or None,
         pdf=predictions.get("pdf"),
         pdf_grid=grid if "pdf" in predictions else None,
-        title=title,
-        config=config,
+        g_mag=spectra.phot_g_mean_mag,
+    )
+    return write_report(
+        out_dir, result, title=title, history=history, spectra=spectra, config=config
     )
 
 

@@ -78,3 +78,58 @@ def test_bad_input_rejected():
         calibration.coverage([0.1, 0.2], [0.0, 0.3], [0.2, 0.25])
     with pytest.raises(InputError, match="outside"):
         calibration.pit_ks_statistic([0.2, 1.2])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cvm_and_ad_agree_with_scipy(seed):
+    pit = np.random.default_rng(seed).beta(1.3, 1.0, 300)
+    cvm = stats.cramervonmises(pit, "uniform").statistic
+    ad = stats.goodness_of_fit(
+        stats.uniform,
+        pit,
+        known_params={"loc": 0, "scale": 1},
+        statistic="ad",
+        n_mc_samples=9,
+        rng=0,
+    ).statistic
+    assert calibration.pit_cvm_statistic(pit) == pytest.approx(cvm, rel=1e-10)
+    assert calibration.pit_ad_statistic(pit) == pytest.approx(ad, rel=1e-10)
+
+
+def test_cvm_and_ad_with_ties_and_pit_at_the_bounds():
+    tied = np.array([0.5, 0.5, 0.5, 0.5])
+    # every value 0.5 against expected (2i - 1) / 8: sum of (0.5 - e)^2 = 2 (3/8)^2 + 2 (1/8)^2
+    assert calibration.pit_cvm_statistic(tied) == pytest.approx(1 / 48 + 2 * (9 + 1) / 64)
+    ad = stats.goodness_of_fit(
+        stats.uniform, tied, known_params={"loc": 0, "scale": 1}, statistic="ad", n_mc_samples=9
+    ).statistic
+    assert calibration.pit_ad_statistic(tied) == pytest.approx(ad, rel=1e-10)
+    failed = calibration.pit_ad_statistic([0.0, 0.3, 0.6, 1.0])
+    assert np.isfinite(failed) and failed > 5  # clipped logs: large, finite
+
+
+def test_catastrophic_pit_rate_counts_both_tails():
+    pit = np.array([0.0, 0.00009, 0.00011, 0.5, 0.99985, 0.99991, 1.0])
+    assert calibration.pit_catastrophic_rate(pit) == pytest.approx(4 / 7)
+    assert calibration.pit_catastrophic_rate(pit, threshold=0.01) == pytest.approx(6 / 7)
+    assert calibration.pit_catastrophic_rate([0.2, 0.8]) == 0.0
+
+
+def test_cde_loss_of_gaussians_against_the_closed_form():
+    grid = np.linspace(-1.0, 2.0, 30001)
+    z_true = np.array([0.2, 0.5, 0.9])
+    mu = np.array([0.25, 0.5, 0.6])
+    sigma = 0.05
+    pdf = stats.norm.pdf(grid[None, :], mu[:, None], sigma)
+    # integral of a Gaussian squared is 1 / (2 sigma sqrt(pi))
+    expected = np.mean(1 / (2 * sigma * np.sqrt(np.pi)) - 2 * stats.norm.pdf(z_true, mu, sigma))
+    assert calibration.cde_loss(pdf, grid, z_true) == pytest.approx(expected, rel=1e-6)
+    # a sharper PDF centred on the truth scores lower (better)
+    sharp = stats.norm.pdf(grid[None, :], z_true[:, None], 0.01)
+    assert calibration.cde_loss(sharp, grid, z_true) < expected
+
+
+def test_cde_loss_outside_the_grid_reads_zero_density():
+    assert calibration.cde_loss([[1.0, 1.0, 1.0]], [0.0, 0.5, 1.0], [3.0]) == pytest.approx(1.0)
+    with pytest.raises(InputError, match="z_true"):
+        calibration.cde_loss([[1.0, 1.0, 1.0]], [0.0, 0.5, 1.0], [0.1, 0.2])

@@ -60,6 +60,8 @@ def test_summary_has_every_metric():
         "bias",
         "mean_error",
         "sigma_nmad",
+        "sigma_iqr",
+        "outlier_rate",
         "outlier_frac_015",
         "outlier_frac_005",
         "mae_z_lt_035",
@@ -77,3 +79,36 @@ def test_bad_input_names_rows_and_column():
         metrics.mae([0.1, 0.2], [0.1])
     with pytest.raises(InputError, match="no galaxies"):
         metrics.summary([], [])
+
+
+def test_sigma_iqr_by_hand():
+    # sorted DZ: [-0.2, -0.05, 0, 0.02, 0.023077]; linear quantiles: q25 = -0.05, q75 = 0.02
+    assert metrics.sigma_iqr(Z_TRUE, Z_PRED) == pytest.approx(0.07 / 1.349)
+
+
+def test_outlier_rate_uses_the_floor_when_the_core_is_tight():
+    # sigma_iqr = 0.0519, 3 sigma = 0.156 > 0.06: only |dz| = 0.2 is beyond the cut
+    assert metrics.outlier_rate(Z_TRUE, Z_PRED) == pytest.approx(1 / 5)
+    tight_true = np.zeros(8)
+    tight_pred = np.array([0.0, 0.001, -0.001, 0.002, -0.002, 0.07, -0.065, 0.059])
+    # sigma_iqr ~ 0.002, so the 0.06 floor applies: 0.07 and -0.065 are outliers, 0.059 not
+    assert metrics.outlier_rate(tight_true, tight_pred) == pytest.approx(2 / 8)
+
+
+def test_outlier_rate_cut_is_three_sigma_iqr_when_that_is_wider():
+    rng = np.random.default_rng(3)
+    dz = rng.normal(0.0, 0.1, 4001)  # sigma_iqr ~ 0.1: the cut is ~0.3, not 0.06
+    z_true = np.zeros(dz.size)
+    cut = 3 * (np.quantile(dz, 0.75) - np.quantile(dz, 0.25)) / 1.349
+    assert cut > 0.25
+    expected = np.mean(np.abs(dz) > cut)
+    assert metrics.outlier_rate(z_true, dz) == pytest.approx(expected)
+    assert metrics.outlier_rate(z_true, dz) < metrics.outlier_fraction(z_true, dz, 0.06)
+
+
+def test_summary_names_both_outlier_definitions():
+    s = metrics.summary(Z_TRUE, Z_PRED)
+    assert s["outlier_frac_015"] == pytest.approx(1 / 5)
+    assert s["outlier_frac_005"] == pytest.approx(1 / 5)  # |-0.05| is not > 0.05
+    assert s["outlier_rate"] == pytest.approx(1 / 5)
+    assert s["sigma_iqr"] == pytest.approx(0.07 / 1.349)

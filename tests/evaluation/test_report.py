@@ -11,6 +11,7 @@ from astropy.table import Table
 from scipy import stats
 
 from xpz.errors import InputError
+from xpz.evaluation.evaluate import evaluate
 from xpz.evaluation.report import write_report
 
 BASE_FIGURES = {
@@ -41,7 +42,7 @@ def figure_names(out) -> set[str]:
 
 def test_minimal_report(tmp_path, predictions):
     z_true, z_pred, _ = predictions
-    html = write_report(tmp_path, z_true=z_true, z_pred=z_pred, title="Toy model")
+    html = write_report(tmp_path, evaluate(z_true, z_pred), title="Toy model")
     assert html == tmp_path / "report.html"
     assert figure_names(tmp_path) == BASE_FIGURES
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -72,16 +73,14 @@ def test_full_report(tmp_path, predictions, toy_spectra):
         "train_mae": [0.3, 0.2, 0.1],
         "val_mae": [0.31, 0.22, 0.15],
     }
+    g_mag = np.linspace(16.5, 20.7, z_true.size)
+    result = evaluate(z_true, z_pred, quantiles=quantiles, pdf=pdf, pdf_grid=grid, g_mag=g_mag)
     write_report(
         tmp_path,
-        z_true=z_true,
-        z_pred=z_pred,
+        result,
         title="Toy <model>",
         history=history,
         spectra=toy_spectra,
-        quantiles=quantiles,
-        pdf=pdf,
-        pdf_grid=grid,
         config=ToyConfig(),
         extra_metrics={"val_loss_best": np.float32(1.5)},
     )
@@ -92,6 +91,7 @@ def test_full_report(tmp_path, predictions, toy_spectra):
         "mae_curves",
         "pit_histogram",
         "coverage",
+        "per_magnitude",
     }
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"] == {"epochs": 3, "loss": "huber"}
@@ -101,6 +101,15 @@ def test_full_report(tmp_path, predictions, toy_spectra):
     assert unc["pdf_coverage"]["0.95"] == pytest.approx(0.95, abs=0.04)
     assert unc["pit_ks"] < 0.1
     assert 0 < unc["crps_mean"] < sigma
+    assert unc["pit_cvm"] < 0.5 and unc["pit_ad"] < 2.5  # calibrated Gaussians
+    assert unc["pit_catastrophic_rate"] < 0.005
+    assert unc["cde_loss"] == pytest.approx(
+        np.mean(1 / (2 * sigma * np.sqrt(np.pi)) - 2 * stats.norm.pdf(z_true, z_pred, sigma)),
+        rel=1e-3,
+    )
+    assert {"sigma_iqr", "outlier_rate", "outlier_frac_015"} <= set(metrics["metrics"])
+    per_mag = Table.read(tmp_path / "per_magnitude.csv", format="ascii.csv")
+    assert per_mag["n"].sum() == 400 and "sigma_iqr" in per_mag.colnames
 
     markdown = (tmp_path / "report.md").read_text()
     html = (tmp_path / "report.html").read_text()
@@ -109,16 +118,32 @@ def test_full_report(tmp_path, predictions, toy_spectra):
         assert "coverage of the central 68% interval (quantiles)" in text
         assert "PIT KS distance from uniform" in text
         assert "val_loss_best" in text
-    assert markdown.count("](figures/") == 10
-    assert html.count('src="data:image/png;base64,') == 10
+        assert "Anderson-Darling" in text and "CDE loss" in text
+        assert "Errors per G-magnitude bin" in text and "19.5 - 20.0" in text
+        assert "Robust metrics per redshift bin" in text and "outlier rate (LSST SRD)" in text
+    assert "| >= 20.5 |" in markdown and "&gt;= 20.5" in html
+    assert markdown.count("](figures/") == 11
+    assert html.count('src="data:image/png;base64,') == 11
     assert "<title>Toy &lt;model&gt;</title>" in html
     assert "http" not in html  # standalone: nothing fetched from elsewhere
     assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
 
 
-def test_pdf_without_grid_is_an_input_error(tmp_path, predictions):
+def test_pdf_without_grid_is_an_input_error(predictions):
     z_true, z_pred, _ = predictions
     with pytest.raises(InputError, match="together"):
-        write_report(tmp_path, z_true=z_true, z_pred=z_pred, title="x", pdf=np.ones((400, 3)))
+        evaluate(z_true, z_pred, pdf=np.ones((400, 3)))
     with pytest.raises(InputError, match="z_q16"):
-        write_report(tmp_path, z_true=z_true, z_pred=z_pred, title="x", quantiles={"z_q16": [0.1]})
+        evaluate(z_true, z_pred, quantiles={"z_q16": [0.1]})
+
+
+def test_evaluate_returns_the_numbers_the_report_writes(tmp_path, predictions):
+    z_true, z_pred, sigma = predictions
+    result = evaluate(z_true, z_pred)
+    assert result.metrics["n"] == 400
+    assert result.metrics["mae"] == pytest.approx(np.mean(np.abs(z_pred - z_true)))
+    assert int(result.per_bin["n"].sum()) == 400
+    write_report(tmp_path, result, title="x")
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["metrics"] == pytest.approx(result.metrics)
+    assert written["uncertainty"] == result.uncertainty == {}

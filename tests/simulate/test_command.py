@@ -38,3 +38,12 @@ def test_simulate_command_rejects_bad_arguments(tmp_path, capsys):
         == 2
     )
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_simulate_command_stops_when_no_galaxy_passes_the_cut(tmp_path, capsys):
+    out = tmp_path / "s.parquet"
+    argv = ["simulate", "-n", "20", "--seed", "1", "--g-limit", "5", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xpz simulate: error: only 0 of")
+    assert not out.exists()

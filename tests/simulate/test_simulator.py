@@ -117,3 +117,11 @@ def test_uniform_and_custom_redshift_distributions():
 def test_bad_config_is_rejected(kwargs):
     with pytest.raises(ValueError):
         SimulationConfig(**kwargs)
+
+
+def test_a_cut_no_galaxy_passes_ends_in_a_clear_error():
+    from xpz.errors import InputError
+
+    config = SimulationConfig(g_limit=5.0)
+    with pytest.raises(InputError, match=r"only 0 of 10,000 .* G < 5"):
+        simulate(20, seed=1, config=config)

@@ -14,6 +14,8 @@ _DISTRIBUTIONS = ("dissertation", "uniform")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from xpz.layout import Z_MAX
+
     parser.add_argument("-n", type=int, required=True, metavar="N", help="number of spectra")
     parser.add_argument("--seed", type=int, required=True, help="random seed")
     parser.add_argument(
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--g-limit", type=float, default=20.7, help="keep galaxies with G < this (default 20.7)"
     )
     parser.add_argument(
-        "--z-max", type=float, default=0.6, help="largest redshift drawn (default 0.6)"
+        "--z-max", type=float, default=Z_MAX, help=f"largest redshift drawn (default {Z_MAX:g})"
     )
 
 

@@ -6,8 +6,12 @@ models (intervals too narrow) cover less, under-confident ones more.
 
 For full PDFs, the probability integral transform ``PIT = CDF(z_true)`` is uniform
 on [0, 1] when calibrated; its Kolmogorov-Smirnov distance from uniform is a
-one-number summary (0 is perfect), and the central-interval coverage at level
-``L`` is the share of PIT values with ``|PIT - 0.5| <= L / 2``.
+one-number summary (0 is perfect), as are the Cramer-von Mises and
+Anderson-Darling statistics (the latter weighs the tails, where catastrophic
+failures sit, most); the central-interval coverage at level ``L`` is the share
+of PIT values with ``|PIT - 0.5| <= L / 2``.  RAIL also reports the share of
+PIT values below 0.0001 or above 0.9999 (true redshifts the PDF all but
+excludes) and the CDE loss of the PDFs.
 
 Quantile predictions are passed as a mapping from column names such as
 ``"z_q16"`` (the 16th percentile) to arrays; see :func:`quantile_level`.
@@ -28,10 +32,15 @@ from scipy import stats
 from xpz.errors import InputError
 
 __all__ = [
+    "CATASTROPHIC_PIT",
     "DEFAULT_COVERAGE_LEVELS",
+    "cde_loss",
     "coverage",
     "coverage_from_pit",
     "interval_coverage_from_quantiles",
+    "pit_ad_statistic",
+    "pit_catastrophic_rate",
+    "pit_cvm_statistic",
     "pit_histogram",
     "pit_ks_statistic",
     "quantile_key",
@@ -40,6 +49,11 @@ __all__ = [
 
 #: Nominal central-interval levels for coverage curves.
 DEFAULT_COVERAGE_LEVELS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.68, 0.8, 0.9, 0.95)
+
+#: PIT values below this or above 1 minus this are catastrophic PDF failures (RAIL).
+CATASTROPHIC_PIT = 0.0001
+#: PIT values are kept this far inside (0, 1) in the Anderson-Darling logarithms.
+_AD_CLIP = 1e-10
 
 _QUANTILE_KEY = re.compile(r"^z_q(\d+)$")
 
@@ -119,6 +133,76 @@ def pit_ks_statistic(pit_values: ArrayLike) -> float:
     0.125
     """
     return float(stats.kstest(_check_pit(pit_values), "uniform").statistic)
+
+
+def pit_cvm_statistic(pit_values: ArrayLike) -> float:
+    """Cramer-von Mises statistic ``n * integral((F_n - F)^2 dF)`` of the PIT against U(0, 1).
+
+    ``1 / (12 n) + sum_i (u_(i) - (2i - 1) / (2n))^2`` for sorted PIT values
+    ``u_(i)``; its minimum, ``1 / (12 n)``, is reached by evenly spread values.
+
+    >>> round(pit_cvm_statistic([0.125, 0.375, 0.625, 0.875]), 6)  # 1 / 48
+    0.020833
+    """
+    u = np.sort(_check_pit(pit_values))
+    n = u.size
+    expected = (2.0 * np.arange(1, n + 1) - 1.0) / (2.0 * n)
+    return float(1.0 / (12.0 * n) + np.sum((u - expected) ** 2))
+
+
+def pit_ad_statistic(pit_values: ArrayLike) -> float:
+    """Anderson-Darling statistic ``A^2`` of the PIT values against U(0, 1).
+
+    ``A^2 = -n - (1/n) sum_i (2i - 1) [ln u_(i) + ln(1 - u_(n+1-i))]`` for sorted
+    values, each kept within 1e-10 of (0, 1) so that a PIT of exactly 0 or 1
+    (a true redshift outside the PDF's support) gives a large, finite value.
+
+    >>> round(pit_ad_statistic([0.125, 0.375, 0.625, 0.875]), 4)
+    0.1533
+    """
+    u = np.clip(np.sort(_check_pit(pit_values)), _AD_CLIP, 1.0 - _AD_CLIP)
+    n = u.size
+    weights = 2.0 * np.arange(1, n + 1) - 1.0
+    return float(-n - np.sum(weights * (np.log(u) + np.log1p(-u[::-1]))) / n)
+
+
+def pit_catastrophic_rate(pit_values: ArrayLike, threshold: float = CATASTROPHIC_PIT) -> float:
+    """Share of PIT values below ``threshold`` or above ``1 - threshold``.
+
+    >>> pit_catastrophic_rate([0.0, 0.00005, 0.5, 0.99995, 1.0])
+    0.8
+    """
+    u = _check_pit(pit_values)
+    return float(np.mean((u < threshold) | (u > 1.0 - threshold)))
+
+
+def cde_loss(pdf: ArrayLike, grid: ArrayLike, z_true: ArrayLike) -> float:
+    """The CDE loss ``mean_i[integral(p_i(z)^2 dz) - 2 p_i(z_true_i)]`` of gridded PDFs.
+
+    Izbicki & Lee (2017)'s conditional density estimation loss, as RAIL
+    reports it: lower is better, and it can be negative.  Each PDF is normalised
+    on its grid (trapezoid rule) and read at ``z_true`` by linear interpolation
+    (0 outside the grid).  Units: 1 / z.
+
+    A uniform PDF on [0, 1] scores ``1 - 2 = -1`` at any z inside it:
+
+    >>> cde_loss([[1.0, 1.0, 1.0]], [0.0, 0.5, 1.0], [0.3])
+    -1.0
+    """
+    from xpz import pdf as zpdf
+
+    p = zpdf.normalise(pdf, grid)
+    g = np.asarray(grid, dtype=np.float64)
+    z = np.asarray(z_true, dtype=np.float64).ravel()
+    if z.shape != (p.shape[0],) or not np.isfinite(z).all():
+        raise InputError(f"needs one finite z_true per PDF ({p.shape[0]})", column="z_true")
+    squared = np.sum(0.5 * (p[:, 1:] ** 2 + p[:, :-1] ** 2) * np.diff(g), axis=1)
+    hi = np.clip(np.searchsorted(g, z, side="right"), 1, g.size - 1)
+    frac = np.clip((z - g[hi - 1]) / (g[hi] - g[hi - 1]), 0.0, 1.0)
+    rows = np.arange(p.shape[0])
+    at_truth = p[rows, hi - 1] + frac * (p[rows, hi] - p[rows, hi - 1])
+    at_truth[(z < g[0]) | (z > g[-1])] = 0.0
+    return float(np.mean(squared - 2.0 * at_truth))
 
 
 def pit_histogram(

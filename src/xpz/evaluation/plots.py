@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from xpz.evaluation.binned import bin_index
 from xpz.io.atomic import atomic_path
-from xpz.layout import N_BP, default_layout
+from xpz.layout import N_BP, Z_MAX, Z_MIN, Z_RANGE, default_layout
 
 __all__ = [
     "MEAN_SPECTRA_EDGES",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Redshift ranges of the dissertation's Fig. 11 (the last one closed).
-MEAN_SPECTRA_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+MEAN_SPECTRA_EDGES = tuple(np.round(np.linspace(Z_MIN, Z_MAX, 7), 10).tolist())
 _SIZE = (7.0, 4.5)
 _TRUE_COLOUR, _PRED_COLOUR = "tab:blue", "#d8c49a"  # Fig. 17: blue truth, beige predictions
 
@@ -83,7 +83,7 @@ def _redshift_bins(bin_width: float, z_range: tuple[float, float]) -> list[float
 
 @_plain_text
 def plot_redshift_distribution(
-    z: ArrayLike, bin_width: float = 0.01, z_range: tuple[float, float] = (0.0, 0.6)
+    z: ArrayLike, bin_width: float = 0.01, z_range: tuple[float, float] = Z_RANGE
 ) -> Figure:
     """Fig. 9: number of galaxies per redshift bin (0.01 wide by default)."""
     fig = Figure(figsize=_SIZE, layout="constrained")
@@ -235,11 +235,36 @@ def plot_per_bin_errors(table: Columns, *, dissertation: Columns | None = None) 
 
 
 @_plain_text
+def plot_per_magnitude(table: Columns) -> Figure:
+    """Robust scatter and catastrophic-outlier rate per G-magnitude bin.
+
+    ``table`` is :func:`xpz.evaluation.binned.per_magnitude_table`'s: each bin is
+    drawn at its centre (an open end half a magnitude beyond its finite edge).
+    """
+    lo = np.asarray(table["g_lo"], float)
+    hi = np.asarray(table["g_hi"], float)
+    centre = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), np.nan)
+    centre = np.where(np.isfinite(lo), centre, hi - 0.5)
+    centre = np.where(np.isfinite(hi), centre, lo + 0.5)
+    fig = Figure(figsize=_SIZE, layout="constrained")
+    ax = fig.add_subplot()
+    for column, label, marker in (
+        ("sigma_nmad", "sigma_NMAD", "o"),
+        ("sigma_iqr", "sigma_IQR", "s"),
+        ("outlier_rate", "outlier rate (SRD)", "^"),
+    ):
+        ax.plot(centre, np.asarray(table[column], float), marker=marker, label=label)
+    ax.set(xlabel="G (mag)", ylabel="value", title="Errors per G-magnitude bin", yscale="log")
+    ax.legend()
+    return fig
+
+
+@_plain_text
 def plot_true_vs_pred_hist(
     z_true: ArrayLike,
     z_pred: ArrayLike,
     bin_width: float = 0.01,
-    z_range: tuple[float, float] = (0.0, 0.6),
+    z_range: tuple[float, float] = Z_RANGE,
 ) -> Figure:
     """Fig. 17: overlaid histograms of true (blue) and predicted (beige) redshifts."""
     bins = _redshift_bins(bin_width, z_range)
@@ -257,7 +282,7 @@ def plot_true_vs_pred_2d(
     z_true: ArrayLike,
     z_pred: ArrayLike,
     bins: int = 120,
-    z_range: tuple[float, float] = (0.0, 0.6),
+    z_range: tuple[float, float] = Z_RANGE,
 ) -> Figure:
     """Fig. 18: 2-D histogram of predicted against true redshift, log colour scale, 1:1 line."""
     fig = Figure(figsize=(6.0, 5.0), layout="constrained")

@@ -1,15 +1,18 @@
-"""One call writes a complete evaluation report for a set of redshift predictions.
+"""Render an :class:`~xpz.evaluation.evaluate.Evaluation` into a complete report.
 
-:func:`write_report` fills ``out_dir`` with::
+:func:`write_report` computes nothing of its own: it draws the figures the
+evaluation (and the optional training history and spectra) allow and fills
+``out_dir`` with::
 
     metrics.json        headline metrics, uncertainty metrics, config, extras
-    per_bin.csv         per-bin table beside the dissertation's Table 3
+    per_bin.csv         per-bin table beside the dissertation's Table 3, robust metrics per bin
+    per_magnitude.csv   the same metrics per G-magnitude bin (when magnitudes are known)
     figures/*.png       every figure the inputs allow
     report.md           the report, figures referenced relatively
     report.html         the same, standalone (figures embedded as base64)
 
-Point predictions are always required; training ``history``, input ``spectra``,
-``quantiles`` and a gridded ``pdf`` each add their figures and sections.
+Training ``history`` and input ``spectra`` each add their figures; an
+evaluation with uncertainty metrics adds its section.
 """
 
 from __future__ import annotations
@@ -24,18 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from xpz.errors import InputError
-from xpz.evaluation import calibration, plots
 from xpz.evaluation import document as doc
-from xpz.evaluation.binned import (
-    compare_with_dissertation,
-    comparison_rows,
-    mean_abs_bin_error,
-    per_bin_table,
-)
-from xpz.evaluation.metrics import as_redshift_pair, summary
+from xpz.evaluation import plots
+from xpz.evaluation.binned import comparison_rows, robust_rows
+from xpz.evaluation.evaluate import Evaluation
 from xpz.io.atomic import atomic_path
 from xpz.reference import (
     DISSERTATION_TEST_MAE,
@@ -61,6 +57,8 @@ _HEADLINE = (
     ("mean_error", "mean error, z_pred - z_true", None),
     ("bias", "bias, median(dz)", None),
     ("sigma_nmad", "sigma_NMAD of dz", None),
+    ("sigma_iqr", "sigma_IQR of dz, IQR / 1.349", None),
+    ("outlier_rate", "outlier rate (LSST SRD), |dz| > max(0.06, 3 sigma_IQR)", None),
     ("outlier_frac_015", "outlier fraction, |dz| > 0.15", None),
     ("outlier_frac_005", "outlier fraction, |dz| > 0.05", None),
     ("n", "galaxies", None),
@@ -71,7 +69,13 @@ _NOTE_LOW_Z = (
     "'mean |bin mean error|' is the like-for-like comparison; the per-galaxy MAE below 0.35 "
     "is given as well. Bins are by true redshift; std is the population std (ddof=0)."
 )
-_COVERAGE_LEVELS = (0.68, 0.95)
+_NOTE_ROBUST = (
+    "Per bin: MAE of z_pred - z_true; bias = median(dz); sigma_NMAD = 1.4826 x MAD(dz); "
+    "sigma_IQR = IQR(dz) / 1.349; outlier rate = share with |dz| > max(0.06, 3 sigma_IQR of "
+    "the bin); the last column the share with |dz| > 0.15."
+)
+#: Figures shown in the uncertainty section rather than with the others.
+_CALIBRATION_FIGURES = ("pit_histogram", "coverage")
 
 
 def _fmt(value: float | None) -> str:
@@ -99,42 +103,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _uncertainty(
-    z_true: np.ndarray,
-    quantiles: Mapping[str, ArrayLike] | None,
-    pdf: ArrayLike | None,
-    pdf_grid: ArrayLike | None,
-) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]], np.ndarray | None]:
-    """Uncertainty metrics, coverage curves for plotting and PIT values (None without a PDF)."""
-    metrics: dict[str, Any] = {}
-    curves: dict[str, tuple[Any, Any]] = {}
-    pit_values = None
-    if quantiles:
-        for key, values in quantiles.items():
-            if np.shape(values) != z_true.shape:
-                raise InputError(f"needs one value per galaxy ({z_true.size})", column=key)
-        by_level = calibration.interval_coverage_from_quantiles(z_true, quantiles)
-        metrics["quantile_coverage"] = {f"{k:g}": v for k, v in by_level.items()}
-        if by_level:
-            curves["quantiles"] = (list(by_level), list(by_level.values()))
-    if (pdf is None) != (pdf_grid is None):
-        raise InputError("pdf and pdf_grid must be given together")
-    if pdf is not None and pdf_grid is not None:
-        from xpz import pdf as zpdf
-
-        pit_values = zpdf.pit(pdf, pdf_grid, z_true)
-        levels = np.asarray(calibration.DEFAULT_COVERAGE_LEVELS)
-        observed = calibration.coverage_from_pit(pit_values, levels)
-        curves["PDF"] = (levels, observed)
-        metrics["pdf_coverage"] = {
-            f"{level:g}": float(observed[np.isclose(levels, level)][0])
-            for level in _COVERAGE_LEVELS
-        }
-        metrics["pit_ks"] = calibration.pit_ks_statistic(pit_values)
-        metrics["crps_mean"] = float(np.mean(zpdf.crps(pdf, pdf_grid, z_true)))
-    return metrics, curves, pit_values
-
-
 def _uncertainty_rows(metrics: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
     rows = []
     for source, name in (("quantile", "quantiles"), ("pdf", "PDF")):
@@ -143,21 +111,26 @@ def _uncertainty_rows(metrics: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]
             rows.append((label, _fmt(value), level))
     if "pit_ks" in metrics:
         rows.append(("PIT KS distance from uniform", _fmt(metrics["pit_ks"]), "0"))
+        rows.append(("PIT Cramer-von Mises statistic", _fmt(metrics["pit_cvm"]), "0"))
+        rows.append(("PIT Anderson-Darling statistic", _fmt(metrics["pit_ad"]), "0"))
+        rows.append(
+            (
+                "share of PIT < 0.0001 or > 0.9999",
+                _fmt(metrics["pit_catastrophic_rate"]),
+                "0.0002",
+            )
+        )
         rows.append(("mean CRPS", _fmt(metrics["crps_mean"]), "0"))
+        rows.append(("CDE loss", _fmt(metrics["cde_loss"]), "lower"))
     return tuple(rows)
 
 
 def _figure_makers(
-    z_true: np.ndarray,
-    z_pred: np.ndarray,
-    table: Any,
-    history: Any,
-    spectra: Spectra | None,
-    curves: Mapping[str, tuple[Any, Any]],
-    pit_values: np.ndarray | None,
-    seed: int,
+    result: Evaluation, history: Any, spectra: Spectra | None, seed: int
 ) -> dict[str, tuple[str, Callable[[], Any]]]:
     """File stem -> (caption, function making the figure), for every figure the inputs allow."""
+    z_true, z_pred, table = result.z_true, result.z_pred, result.per_bin
+    curves, pit_values = result.coverage_curves, result.pit
     makers: dict[str, tuple[str, Callable[[], Any]]] = {
         "redshift_distribution": (
             "Redshift distribution of the evaluated galaxies (cf. dissertation Fig. 9)",
@@ -194,6 +167,11 @@ def _figure_makers(
         "Mean error and std per redshift bin, beside the dissertation's Table 3 (cf. Fig. 16)",
         lambda: plots.plot_per_bin_errors(table, dissertation=dissertation_per_bin()),
     )
+    if result.per_magnitude is not None:
+        makers["per_magnitude"] = (
+            "Robust scatter and outlier rate per G-magnitude bin",
+            lambda: plots.plot_per_magnitude(result.per_magnitude),
+        )
     makers["true_vs_pred_hist"] = (
         "True and predicted redshifts (cf. Fig. 17)",
         lambda: plots.plot_true_vs_pred_hist(z_true, z_pred),
@@ -217,79 +195,34 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_report(
-    out_dir: str | PathLike[str],
-    *,
-    z_true: ArrayLike,
-    z_pred: ArrayLike,
-    title: str,
-    history: plots.Columns | None = None,
-    spectra: Spectra | None = None,
-    quantiles: Mapping[str, ArrayLike] | None = None,
-    pdf: ArrayLike | None = None,
-    pdf_grid: ArrayLike | None = None,
-    config: Any = None,
-    extra_metrics: Mapping[str, float] | None = None,
-    seed: int = 0,
-) -> Path:
-    """Write the evaluation report of ``z_pred`` against ``z_true`` into ``out_dir``.
-
-    Parameters
-    ----------
-    z_true, z_pred : arrays (N,)
-        Spectroscopic and predicted redshifts.
-    title : str
-        Heading of the report.
-    history : table with columns epoch, train_loss, val_loss, train_mae, val_mae, optional
-        Training history (dict of arrays, astropy Table or pandas DataFrame).
-    spectra : Spectra, optional
-        Input spectra, for the example-spectrum and mean-spectra figures.
-    quantiles : mapping ``"z_q<digits>"`` -> array (N,), optional
-        Predicted quantiles, e.g. ``z_q025, z_q16, z_q84, z_q975``.
-    pdf, pdf_grid : arrays (N, K) and (K,), optional
-        Predicted densities on a redshift grid (see :mod:`xpz.pdf`).
-    config : dataclass or mapping, optional
-        Recorded verbatim in ``metrics.json``.
-    extra_metrics : mapping of name -> number, optional
-        Shown in the headline table and stored in ``metrics.json``.
-    seed : int
-        Picks the example spectrum and the galaxies averaged per redshift range.
-
-    Returns the path of ``report.html``.
-    """
-    out = Path(out_dir)
-    t, p = as_redshift_pair(z_true, z_pred)
-    headline = summary(t, p)
-    table = compare_with_dissertation(per_bin_table(t, p))
-    headline["mean_abs_bin_error_z_lt_035"] = mean_abs_bin_error(table)
-    uncertainty, curves, pit_values = _uncertainty(t, quantiles, pdf, pdf_grid)
-
+def _draw_figures(out: Path, makers: Mapping[str, tuple[str, Callable[[], Any]]]) -> list:
+    """Save every figure under ``out/figures``; the document's figure entries."""
     figures = []
-    makers = _figure_makers(t, p, table, history, spectra, curves, pit_values, seed)
     for stem, (caption, make) in makers.items():
-        relative = f"{FIGURES_DIR}/{stem}.png"
+        relative = _figure_path(stem)
         plots.save_figure(make(), out / relative)
         figures.append(doc.Figure(relative, caption))
+    return figures
 
-    record = {
-        "title": title,
-        "metrics": headline,
-        "dissertation": {
-            "mae": DISSERTATION_TEST_MAE,
-            "mean_abs_bin_error_z_lt_035": DISSERTATION_TEST_MAE_Z_LT_035,
-        },
-        "uncertainty": uncertainty,
-        "extra_metrics": dict(extra_metrics or {}),
-        "config": config,
-        "figures": [f.path for f in figures],
-    }
-    _write_text(out / "metrics.json", json.dumps(_jsonable(record), indent=2) + "\n")
-    with atomic_path(out / "per_bin.csv") as tmp:
-        table.write(tmp, format="ascii.csv")
 
+def _figure_path(stem: str) -> str:
+    return f"{FIGURES_DIR}/{stem}.png"
+
+
+def _robust_section(title: str, table: Any, figures: tuple) -> doc.Section:
+    header, rows = robust_rows(table)
+    block = doc.Table(tuple(header), tuple(tuple(r) for r in rows))
+    return doc.Section(title, (block, doc.Paragraph(_NOTE_ROBUST), *figures))
+
+
+def _sections(
+    result: Evaluation, extra_metrics: Mapping[str, float], figures: list
+) -> list[doc.Section]:
+    """The report's sections: headline metrics, Table 3, uncertainties, figures."""
+    headline = result.metrics
     rows = [(label, _fmt(headline[key]), _fmt(ref)) for key, label, ref in _HEADLINE]
-    rows += [(name, _fmt(float(value)), "–") for name, value in (extra_metrics or {}).items()]
-    header, bin_rows = comparison_rows(table)
+    rows += [(name, _fmt(float(value)), "–") for name, value in extra_metrics.items()]
+    header, bin_rows = comparison_rows(result.per_bin)
     sections = [
         doc.Section(
             "Headline metrics",
@@ -302,16 +235,74 @@ def write_report(
             "Errors per redshift bin (dissertation Table 3)",
             (doc.Table(tuple(header), tuple(tuple(r) for r in bin_rows)),),
         ),
+        _robust_section("Robust metrics per redshift bin", result.per_bin, ()),
     ]
-    if uncertainty:
-        calibration_figures = tuple(
-            f for f in figures if f.path.endswith(("pit_histogram.png", "coverage.png"))
+    if result.per_magnitude is not None:
+        magnitude_figures = tuple(f for f in figures if f.path == _figure_path("per_magnitude"))
+        sections.append(
+            _robust_section("Errors per G-magnitude bin", result.per_magnitude, magnitude_figures)
         )
-        table_block = doc.Table(("metric", "this model", "ideal"), _uncertainty_rows(uncertainty))
+    is_calibration = {_figure_path(stem) for stem in _CALIBRATION_FIGURES}
+    if result.uncertainty:
+        rows_u = _uncertainty_rows(result.uncertainty)
+        table_block = doc.Table(("metric", "this model", "ideal"), rows_u)
+        calibration_figures = tuple(f for f in figures if f.path in is_calibration)
         sections.append(doc.Section("Uncertainties", (table_block, *calibration_figures)))
-    other = tuple(f for f in figures if not f.path.endswith(("pit_histogram.png", "coverage.png")))
+    placed = is_calibration | {_figure_path("per_magnitude")}
+    other = tuple(f for f in figures if f.path not in placed)
     sections.append(doc.Section("Figures", other))
+    return sections
 
+
+def write_report(
+    out_dir: str | PathLike[str],
+    result: Evaluation,
+    *,
+    title: str,
+    history: plots.Columns | None = None,
+    spectra: Spectra | None = None,
+    config: Any = None,
+    extra_metrics: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write the report of ``result`` (from :func:`~xpz.evaluation.evaluate.evaluate`) into ``out_dir``.
+
+    Parameters
+    ----------
+    result : Evaluation
+        The numbers to report.
+    title : str
+        Heading of the report.
+    history : table with columns epoch, train_loss, val_loss, train_mae, val_mae, optional
+        Training history (dict of arrays, astropy Table or pandas DataFrame).
+    spectra : Spectra, optional
+        Input spectra, for the example-spectrum and mean-spectra figures.
+    config : dataclass or mapping, optional
+        Recorded verbatim in ``metrics.json``.
+    extra_metrics : mapping of name -> number, optional
+        Shown in the headline table and stored in ``metrics.json``.
+    seed : int
+        Picks the example spectrum and the galaxies averaged per redshift range.
+
+    Returns the path of ``report.html``.
+    """
+    out = Path(out_dir)
+    extra = dict(extra_metrics or {})
+    figures = _draw_figures(out, _figure_makers(result, history, spectra, seed))
+    record = {
+        "title": title,
+        **result.summary(),
+        "extra_metrics": extra,
+        "config": config,
+        "figures": [f.path for f in figures],
+    }
+    _write_text(out / "metrics.json", json.dumps(_jsonable(record), indent=2) + "\n")
+    with atomic_path(out / "per_bin.csv") as tmp:
+        result.per_bin.write(tmp, format="ascii.csv")
+    if result.per_magnitude is not None:
+        with atomic_path(out / "per_magnitude.csv") as tmp:
+            result.per_magnitude.write(tmp, format="ascii.csv")
+    sections = _sections(result, extra, figures)
     _write_text(out / "report.md", doc.to_markdown(title, sections))
     html_path = out / "report.html"
     _write_text(html_path, doc.to_html(title, sections, root=out))

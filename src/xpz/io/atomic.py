@@ -6,6 +6,7 @@ An interrupted writer therefore never leaves a partial file under the final name
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -21,7 +22,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The temporary keeps the target's suffix (so libraries that pick a format from
     it still work).  On any exception, the temporary is removed and ``path`` is
-    untouched.
+    untouched.  A target that cannot be created (no name, a missing or read-only
+    directory) raises an :class:`OSError` naming ``path``.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
@@ -31,10 +33,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     'hello'
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".partial{''.join(target.suffixes)}", dir=target.parent
-    )
+    if not target.name:
+        raise OSError(errno.EINVAL, "an output needs a file name", str(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}.",
+            suffix=f".partial{''.join(target.suffixes)}",
+            dir=target.parent,
+        )
+    except OSError as exc:  # name the output, not the temporary beside it
+        raise OSError(exc.errno, f"cannot write here ({exc.strerror})", str(target)) from exc
     os.close(fd)
     tmp = Path(name)
     tmp.unlink()  # writers that refuse to overwrite (astropy, h5py) create it themselves

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from xpz.layout import Z_MAX
 from xpz.simulate.noise import NoiseModel
 
 __all__ = ["RedshiftDistribution", "SimulationConfig"]
@@ -55,7 +56,7 @@ class SimulationConfig:
 
     redshift_distribution: RedshiftDistribution = RedshiftDistribution.DISSERTATION
     bin_shares: tuple[float, ...] | None = None
-    z_range: tuple[float, float] = (0.0005, 0.6)
+    z_range: tuple[float, float] = (0.0005, Z_MAX)
     g_limit: float = 20.7
     aperture_mag: float = 2.0
     aperture_scatter: float = 0.4

@@ -12,6 +12,9 @@ For each simulated galaxy (docs/simulator.md explains every step and its source)
 4. compute G from the coefficients; a galaxy fainter than ``g_limit`` gets
    another donor at the same z (up to ``_MAX_REDRAWS`` times, then the z is
    dropped), so n(z) is kept while only Gaia-detectable galaxies survive;
+   batches are drawn until ``n`` galaxies are kept, at most
+   ``max(_MIN_DRAWS, _MAX_DRAWS_PER_GALAXY * n)`` redshifts in all: a cut that
+   (almost) no galaxy passes ends in a clear error instead of a loop;
 5. add photon + background noise in coefficient space (:mod:`xpz.simulate.noise`)
    and sample the coefficients on the 186 pixels of the layout.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from xpz.errors import InputError
 from xpz.layout import Band
 from xpz.simulate.config import SimulationConfig
 from xpz.simulate.noise import add_noise
@@ -37,12 +41,18 @@ __all__ = ["SIMULATOR_VERSION", "simulate"]
 SIMULATOR_VERSION = "xpz-sim-v1"
 _MAX_REDRAWS = 20
 _BATCH = 65_536
+#: The redshifts drawn before :func:`simulate` gives up are at most
+#: ``max(_MIN_DRAWS, _MAX_DRAWS_PER_GALAXY * n)``: the default cut keeps ~95%.
+_MIN_DRAWS = 10_000
+_MAX_DRAWS_PER_GALAXY = 50
 
 
 def simulate(n: int, *, seed: int, config: SimulationConfig | None = None) -> Spectra:
     """``n`` simulated Gaia XP galaxy spectra with true redshifts.
 
-    The same ``seed`` and ``config`` give identical spectra.
+    The same ``seed`` and ``config`` give identical spectra.  Raises
+    :class:`~xpz.errors.InputError` when so few galaxies pass the magnitude cut
+    that ``n`` of them cannot be had from ``max(10,000, 50 n)`` draws.
 
     >>> s = simulate(5, seed=1)
     >>> len(s), s.flux.shape, bool((s.phot_g_mean_mag < 20.7).all())
@@ -53,12 +63,20 @@ def simulate(n: int, *, seed: int, config: SimulationConfig | None = None) -> Sp
     config = SimulationConfig() if config is None else config
     rng = np.random.default_rng(seed)
     parts: list[tuple[NDArray, ...]] = []
-    kept = 0
+    kept = drawn = 0
+    budget = max(_MIN_DRAWS, _MAX_DRAWS_PER_GALAXY * int(n))
     while kept < n:
-        size = min(_BATCH, int((n - kept) * 1.05) + 64)
+        if drawn >= budget:
+            raise InputError(
+                f"only {kept} of {drawn:,} simulated galaxies pass the magnitude cut "
+                f"G < {config.g_limit:g}, too few for {n:,} spectra; raise the G limit "
+                "or lower the redshift range"
+            )
+        size = min(_BATCH, int((n - kept) * 1.05) + 64, budget - drawn)
         part = _simulate_batch(size, config, rng)
         parts.append(part)
         kept += len(part[0])
+        drawn += size
     z, flux, error, g = (np.concatenate(cols)[:n] for cols in zip(*parts, strict=True))
     return Spectra(
         flux=flux,
