@@ -27,7 +27,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from xpz.spectra import Spectra
 from xpz.training.data import TrainingData
 from xpz.training.epoch import EpochMetrics
 from xpz.training.loop import Finalizer
+
+if TYPE_CHECKING:
+    from xpz.evaluation.evaluate import Evaluation
 
 __all__ = [
     "PREDICTIONS_FILE",
@@ -98,7 +101,8 @@ def _report(
     title: str,
     history=None,
     config: Mapping[str, Any] | None = None,
-) -> Path:
+) -> tuple[Path, Evaluation]:
+    """Evaluate the predictions against the spectra's redshifts and write the report."""
     from xpz.evaluation.evaluate import evaluate
     from xpz.evaluation.report import write_report
 
@@ -112,9 +116,10 @@ def _report(
         pdf_grid=grid if "pdf" in predictions else None,
         g_mag=spectra.phot_g_mean_mag,
     )
-    return write_report(
+    html = write_report(
         out_dir, result, title=title, history=history, spectra=spectra, config=config
     )
+    return html, result
 
 
 def run_training(
@@ -155,7 +160,7 @@ def run_training(
     test = spectra[split.test]
     predictions = _test_predictions(loaded, test)
     _write_predictions(run_dir / TEST_PREDICTIONS_FILE, test, predictions)
-    report = _report(
+    report, evaluation = _report(
         run_dir / REPORT_DIR,
         test,
         predictions,
@@ -164,8 +169,7 @@ def run_training(
         history=_history_columns(result.history),
         config=settings,
     )
-    metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]
-    return RunResult(run_dir, result.model_dir, report, metrics)
+    return RunResult(run_dir, result.model_dir, report, evaluation.metrics)
 
 
 def _calibration(data: TrainingData) -> Finalizer:
@@ -193,7 +197,7 @@ def evaluate_model(model: str | Path, spectra: Spectra, out_dir: str | Path) -> 
     predictions = _test_predictions(loaded, spectra)
     out_dir = Path(out_dir)
     _write_predictions(out_dir / PREDICTIONS_FILE, spectra, predictions)
-    return _report(
+    report, _ = _report(
         out_dir,
         spectra,
         predictions,
@@ -201,3 +205,4 @@ def evaluate_model(model: str | Path, spectra: Spectra, out_dir: str | Path) -> 
         title=f"xpz evaluate: {Path(model).name} on {len(spectra)} spectra",
         config={"model": str(model), "data": dict(spectra.meta)},
     )
+    return report

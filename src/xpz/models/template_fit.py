@@ -92,7 +92,7 @@ class TemplateFit:
 @functools.cache
 def _template_fluxes_cached(template_set: TemplateSet, z_key: tuple[float, ...]) -> NDArray:
     from xpz.simulate.templates import template_coefficients
-    from xpz.xpbasis import pixel_design_matrices
+    from xpz.xp.basis import pixel_design_matrices
 
     if template_set is not TemplateSet.KCORRECT:  # pragma: no cover - one set so far
         raise ValueError(f"unknown template set {template_set!r}")
