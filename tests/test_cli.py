@@ -33,3 +33,44 @@ def test_file_system_errors_are_one_line(tmp_path, capsys, output):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("xpz simulate: error: ")
     assert "Traceback" not in err[0] and ".partial" not in err[0]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "{model}", "{data}", "-o", "{data}"],
+        ["predict", "{model}", "{folder}", "-o", "{folder}/cat.parquet"],
+        ["predict", "{model}", "{data}", "-o", "{folder}"],
+        ["predict", "{model}", "{data}", "-o", ""],
+        ["evaluate", "{model}", "{data}", "-o", "{data}"],
+        ["evaluate", "{model}", "{data}", "-o", "{model}"],
+        ["train", "{data}", "-o", "{data}"],
+        ["tune", "{data}", "--trials", "1", "-o", "{data}"],
+        ["convert", "{data}", "-o", "{data}"],
+        ["export", "{model}", "--onnx", "-o", "{model}"],
+        ["fetch", "{data}"],
+        ["simulate", "-n", "3", "--seed", "1", "-o", "{folder}"],
+    ],
+)
+def test_an_output_that_would_harm_an_input_is_refused_before_reading(tmp_path, capsys, argv):
+    data = tmp_path / "s.csv"
+    data.write_text("not even a valid table")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "gaia").mkdir()
+    names = {"model": tmp_path / "model", "data": data, "folder": tmp_path / "gaia"}
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main([a.format(**names) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"xpz {argv[0]}: error: ")
+    assert "output" in err[0]  # the output is refused, nothing was read
+    assert data.read_text() == "not even a valid table"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_demo_refuses_to_clear_a_directory_it_did_not_make(tmp_path, capsys):
+    keep = tmp_path / "work"
+    keep.mkdir()
+    (keep / "thesis.tex").write_text("precious")
+    assert main(["demo", "-o", str(keep), "-n", "10"]) == 2
+    assert "not an earlier demo's output" in capsys.readouterr().err
+    assert (keep / "thesis.tex").read_text() == "precious"

@@ -33,3 +33,32 @@ def test_an_output_that_cannot_be_created_names_the_output(tmp_path, bad):
     with pytest.raises(OSError) as info, atomic_path(path):
         pass
     assert info.value.filename == path and ".partial" not in str(info.value)
+
+
+def test_check_output_refuses_what_would_harm_an_input(tmp_path):
+    from xpz.errors import InputError
+    from xpz.io.atomic import OutputKind, check_output
+
+    data = tmp_path / "s.csv"
+    data.write_text("x")
+    folder = tmp_path / "gaia"
+    folder.mkdir()
+    model = tmp_path / "run" / "model"
+    model.mkdir(parents=True)
+    cases = [
+        ("", OutputKind.FILE, [], "needs a name"),
+        (data, OutputKind.FILE, [data], "would replace the input"),
+        (tmp_path / "." / "s.csv", OutputKind.FILE, [data], "would replace the input"),
+        (folder / "cat.parquet", OutputKind.FILE, [folder], "inside the input folder"),
+        (model / "report", OutputKind.DIRECTORY, [model, data], "inside the input folder"),
+        (folder, OutputKind.FILE, [data], "is a directory"),
+        (data, OutputKind.DIRECTORY, [], "not a directory"),
+    ]
+    for output, kind, inputs, message in cases:
+        with pytest.raises(InputError, match=message):
+            check_output(output, kind, inputs)
+    assert check_output(tmp_path / "new" / "cat.fits", OutputKind.FILE, [data, folder]).name == (
+        "cat.fits"
+    )
+    assert check_output(tmp_path / "run", OutputKind.DIRECTORY, [data]) == tmp_path / "run"
+    assert data.read_text() == "x" and not (tmp_path / "new").exists()

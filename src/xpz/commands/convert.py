@@ -38,13 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from xpz.errors import XpzError
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.tables import SpectraWriter, iter_spectra
 
-    if Path(args.input).resolve() == Path(args.output).resolve():
-        raise XpzError("INPUT and OUTPUT are the same file")
+    check_output(args.output, OutputKind.FILE, [args.input])
     if args.chunk_rows < 1:
         raise XpzError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     chunks = iter_spectra(args.input, args.chunk_rows, args.input_format)

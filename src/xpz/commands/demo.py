@@ -18,6 +18,8 @@ HELP = (
 
 #: Default demo budget per preset: (number of simulated spectra, epochs).
 DEMO_BUDGET = {"xpz": (60_000, None), "paper": (40_000, 4)}
+#: The simulated data set a demo writes into its run directory.
+SIMULATED_FILE = "simulated.parquet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,11 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import shutil
-    from pathlib import Path
 
     from xpz.commands.train import print_result, recipe_from_args
+    from xpz.errors import InputError
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.tables import write_spectra
-    from xpz.pipeline import run_training
+    from xpz.pipeline import RECIPE_FILE, run_training
     from xpz.simulate import simulate
 
     n_default, epochs_default = DEMO_BUDGET.get(args.preset, (100_000, None))
@@ -45,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is None and args.config is None:
         args.epochs = epochs_default
     recipe = recipe_from_args(args)
-    out = Path(args.output)
-    if out.exists():  # a demo always starts afresh
+    out = check_output(args.output, OutputKind.DIRECTORY)
+    if out.exists() and any(out.iterdir()):  # a demo starts afresh, over an earlier demo only
+        if not ((out / SIMULATED_FILE).is_file() and (out / RECIPE_FILE).is_file()):
+            raise InputError("is not empty and not an earlier demo's output", path=out)
         shutil.rmtree(out)
     print(
         f"xpz demo: {n} simulated spectra (seed {args.data_seed}), recipe '{recipe.name}', "
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             "kind of CPU); this demo is a reduced budget of the same recipe."
         )
     spectra = simulate(n, seed=args.data_seed)
-    write_spectra(spectra, out / "simulated.parquet")
+    write_spectra(spectra, out / SIMULATED_FILE)
     result = run_training(spectra, recipe, out, split_seed=args.data_seed)
     print_result(result)
     return 0

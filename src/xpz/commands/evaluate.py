@@ -17,9 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.read import read_input
     from xpz.pipeline import evaluate_model
 
+    check_output(args.output, OutputKind.DIRECTORY, [args.model, args.data])
     spectra = read_input(args.data, require_z=True)
     report = evaluate_model(args.model, spectra, args.output)
     metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]

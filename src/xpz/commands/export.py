@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xpz.export import export_onnx
+    from xpz.io.atomic import OutputKind, check_output
 
+    check_output(args.output, OutputKind.FILE, [args.model])
     path = export_onnx(args.model, args.output, include_pdf=args.pdf)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

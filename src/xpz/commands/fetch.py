@@ -49,8 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xpz.io.archive.fetch import fetch
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.formats import TableFormat
 
+    check_output(args.out_dir, OutputKind.DIRECTORY, [args.upload] if args.upload else [])
     result = fetch(
         args.out_dir,
         where=args.where,

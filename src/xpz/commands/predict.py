@@ -55,9 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from xpz.errors import InputError
     from xpz.inference import format_summary, predict_files
+    from xpz.io.atomic import OutputKind, check_output
 
     if args.chunk_rows < 1 or args.batch_size < 1:
         raise InputError("--chunk-rows and --batch-size must be at least 1")
+    kind = OutputKind.DIRECTORY if args.engine == "dask" else OutputKind.FILE
+    check_output(args.output, kind, [args.model, *args.inputs])
     if args.engine == "dask":
         from xpz.scale.dask_predict import predict_dask
 

@@ -44,9 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xpz.errors import InputError
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.tables import write_spectra
     from xpz.simulate import RedshiftDistribution, SimulationConfig, simulate
 
+    check_output(args.output, OutputKind.FILE)
     if args.n < 1:
         raise InputError(f"-n must be at least 1, got {args.n}")
     try:

@@ -74,9 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.read import read_input
     from xpz.pipeline import run_training
 
+    inputs = [args.data] + ([args.config] if args.config else [])
+    check_output(args.output, OutputKind.DIRECTORY, inputs)
     recipe = recipe_from_args(args)
     spectra = read_input(args.data, training=True)
     result = run_training(

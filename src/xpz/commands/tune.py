@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xpz.errors import InputError
+    from xpz.io.atomic import OutputKind, check_output
     from xpz.io.read import read_input
     from xpz.tuning.search import Sampler, TuneConfig, tune
     from xpz.tuning.space import TUNED_BATCH_SIZES, SearchSpace
@@ -69,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise InputError(str(err)) from err
-    spectra = read_input(args.data, training=True)
     out_dir = args.output or f"tune-{args.study_name}"
+    check_output(out_dir, OutputKind.DIRECTORY, [args.data])
+    spectra = read_input(args.data, training=True)
     result = tune(spectra, out_dir, config, study_name=args.study_name, storage=args.storage)
     print(f"study {result.study_name}: {result.n_finished} finished trials in {result.storage}")
     print(f"best: trial {result.best_number}, validation MAE {result.best_value:.4f}")

@@ -318,6 +318,9 @@ def tune(
     )
     objective = Objective(prepare_data(spectra, base, config), base, config, tuple(callbacks))
     while count_finished(study) < config.n_trials:
+        # The trial is created already naming its worker, so a worker killed at any moment
+        # leaves a trial fail_dead_trials can attribute (or a waiting one the next run takes).
+        study.enqueue_trial({}, user_attrs={"worker": _worker_id()})
         study.optimize(objective, n_trials=1, gc_after_trial=False)
     return write_outputs(
         study, out_dir, base, config, storage=str(storage or out_dir / JOURNAL_FILE)
