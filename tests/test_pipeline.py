@@ -62,6 +62,50 @@ def test_evaluate_model_on_any_labelled_data(tmp_path, small_sim, tiny_recipe):
     assert (tmp_path / "eval" / "report.md").is_file()
 
 
+@pytest.mark.parametrize("bad_z", [np.nan, 0.9, -0.1])
+def test_evaluate_refuses_bad_labels_before_writing_anything(
+    tmp_path, small_sim, tiny_recipe, capsys, bad_z
+):
+    from xpz.cli import main
+    from xpz.io.tables import write_spectra
+
+    result = run_training(small_sim, tiny_recipe, tmp_path / "run")
+    z = small_sim.z.copy()
+    z[[3, 17]] = bad_z
+    data = write_spectra(small_sim.replace(z=z), tmp_path / "labels.csv")
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(result.model_dir), str(data), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert f"{data}: column 'z', rows 3, 17: redshift" in err[0] and "evaluation" in err[0]
+    assert not out.exists()
+
+
+def test_evaluate_leaves_rows_without_an_estimate_out_of_every_metric(
+    tmp_path, small_sim, tiny_recipe, monkeypatch
+):
+    import xpz.pipeline as pipeline
+
+    result = run_training(small_sim, tiny_recipe, tmp_path / "run")
+    original = pipeline._test_predictions
+
+    def some_unestimated(loaded, spectra):
+        predictions = original(loaded, spectra)
+        predictions["z_pred"][:5] = np.nan  # as for spectra the model cannot read
+        return predictions
+
+    monkeypatch.setattr(pipeline, "_test_predictions", some_unestimated)
+    report = evaluate_model(result.model_dir, small_sim[:50], tmp_path / "eval")
+    record = json.loads((report.parent / "metrics.json").read_text())
+    assert record["metrics"]["n"] == 45
+    assert record["extra_metrics"] == {"rows_without_estimate": 5}
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "eval" / "predictions.parquet").num_rows == 50
+    per_bin = (tmp_path / "eval" / "per_bin.csv").read_text().splitlines()
+    assert sum(int(line.split(",")[2]) for line in per_bin[1:]) == 45  # headline and bins agree
+
+
 def test_cli_train_with_config_then_predict(tmp_path, small_sim, tiny_recipe, capsys):
     from xpz.cli import main
     from xpz.io.tables import write_spectra

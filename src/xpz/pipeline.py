@@ -101,6 +101,7 @@ def _report(
     title: str,
     history=None,
     config: Mapping[str, Any] | None = None,
+    extra_metrics: Mapping[str, float] | None = None,
 ) -> tuple[Path, Evaluation]:
     """Evaluate the predictions against the spectra's redshifts and write the report."""
     from xpz.evaluation.evaluate import evaluate
@@ -117,7 +118,13 @@ def _report(
         g_mag=spectra.phot_g_mean_mag,
     )
     html = write_report(
-        out_dir, result, title=title, history=history, spectra=spectra, config=config
+        out_dir,
+        result,
+        title=title,
+        history=history,
+        spectra=spectra,
+        config=config,
+        extra_metrics=extra_metrics,
     )
     return html, result
 
@@ -188,21 +195,38 @@ def _history_columns(history: Sequence[EpochMetrics]) -> dict[str, np.ndarray]:
     return {name: np.array([getattr(row, name) for row in history]) for name in names}
 
 
-def evaluate_model(model: str | Path, spectra: Spectra, out_dir: str | Path) -> Path:
-    """Report of ``model`` on labelled ``spectra`` (every row), as ``xpz train`` writes it."""
+def evaluate_model(
+    model: str | Path, spectra: Spectra, out_dir: str | Path, *, source: str = "evaluation data"
+) -> Path:
+    """Report of ``model`` on labelled ``spectra``, as ``xpz train`` writes it.
+
+    The labels must be finite and within :data:`xpz.layout.Z_RANGE`, as for
+    training: other rows are refused (:class:`~xpz.errors.InputError` naming
+    ``source``, rows and column ``z``) before anything is predicted or written.
+    Rows the model gives no estimate for (spectra it cannot read, see the
+    flags) are left out of every metric and table alike, and counted in the
+    report (``rows_without_estimate``); ``predictions.parquet`` holds every row.
+    """
+    from xpz.errors import InputError
+    from xpz.io.labels import check_redshifts
     from xpz.models.modelfile import load_model
 
+    check_redshifts(spectra.require_z(source), source=source, use="evaluation")
     loaded = load_model(model)
-    spectra.require_z("evaluation spectra")
     predictions = _test_predictions(loaded, spectra)
+    estimated = np.isfinite(predictions["z_pred"])
+    if not estimated.any():
+        raise InputError("the model gives no estimate for any row (see the flags)", path=source)
+    kept = {k: np.asarray(v)[estimated] for k, v in predictions.items()}
     out_dir = Path(out_dir)
-    _write_predictions(out_dir / PREDICTIONS_FILE, spectra, predictions)
     report, _ = _report(
         out_dir,
-        spectra,
-        predictions,
+        spectra[np.flatnonzero(estimated)],
+        kept,
         loaded,
-        title=f"xpz evaluate: {Path(model).name} on {len(spectra)} spectra",
+        title=f"xpz evaluate: {Path(model).name} on {int(estimated.sum())} spectra",
         config={"model": str(model), "data": dict(spectra.meta)},
+        extra_metrics={"rows_without_estimate": int((~estimated).sum())},
     )
+    _write_predictions(out_dir / PREDICTIONS_FILE, spectra, predictions)
     return report

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_output(args.output, OutputKind.DIRECTORY, [args.model, args.data])
     spectra = read_input(args.data, require_z=True)
-    report = evaluate_model(args.model, spectra, args.output)
+    report = evaluate_model(args.model, spectra, args.output, source=args.data)
     metrics = json.loads((report.parent / "metrics.json").read_text())["metrics"]
     print(f"report: {report}")
     print(f"MAE {metrics['mae']:.4f}, sigma_NMAD {metrics['sigma_nmad']:.4f}")

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from xpz.errors import InputError
 from xpz.layout import Z_RANGE
 
-__all__ = ["Labels", "check_labels"]
+__all__ = ["Labels", "check_labels", "check_redshifts"]
 
 
 class Labels(enum.Enum):
@@ -79,21 +79,41 @@ def check_labels(
         _check_training(np.asarray(z), np.asarray(flux), source, first_row)
 
 
+def check_redshifts(z: NDArray, *, source: str, first_row: int = 0, use: str = "training") -> None:
+    """Refuse redshift labels that are not finite or lie outside :data:`~xpz.layout.Z_RANGE`.
+
+    Training and evaluation both demand this (``use`` names which in the message),
+    so a model is never scored on labels it could not have been trained on.
+
+    >>> check_redshifts(np.array([0.1, np.nan]), source="e.csv", use="evaluation")
+    Traceback (most recent call last):
+    ...
+    xpz.errors.InputError: e.csv: column 'z', row 1: redshift is NaN or infinite in evaluation data
+    """
+    lo, hi = Z_RANGE
+    bad_z = np.flatnonzero(~np.isfinite(z))
+    if bad_z.size:
+        raise InputError(
+            f"redshift is NaN or infinite in {use} data",
+            path=source,
+            rows=(bad_z + first_row).tolist(),
+            column="z",
+        )
+    outside = np.flatnonzero((z < lo) | (z > hi))
+    if outside.size:
+        raise InputError(
+            f"redshift outside [{lo}, {hi}] allowed for {use} (e.g. {z[outside[0]]})",
+            path=source,
+            rows=(outside + first_row).tolist(),
+            column="z",
+        )
+
+
 def _check_training(z: NDArray, flux: NDArray, source: str, first_row: int) -> None:
     def error(problem: str, rows: NDArray, column: str) -> InputError:
         return InputError(problem, path=source, rows=(rows + first_row).tolist(), column=column)
 
-    lo, hi = Z_RANGE
-    bad_z = np.flatnonzero(~np.isfinite(z))
-    if bad_z.size:
-        raise error("redshift is NaN or infinite in training data", bad_z, "z")
-    outside = np.flatnonzero((z < lo) | (z > hi))
-    if outside.size:
-        raise error(
-            f"redshift outside [{lo}, {hi}] allowed for training (e.g. {z[outside[0]]})",
-            outside,
-            "z",
-        )
+    check_redshifts(z, source=source, first_row=first_row)
     bad = ~np.isfinite(flux)
     if bad.any():
         first_column = int(np.flatnonzero(bad.any(axis=0))[0])
