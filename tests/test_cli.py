@@ -74,3 +74,14 @@ def test_demo_refuses_to_clear_a_directory_it_did_not_make(tmp_path, capsys):
     assert main(["demo", "-o", str(keep), "-n", "10"]) == 2
     assert "not an earlier demo's output" in capsys.readouterr().err
     assert (keep / "thesis.tex").read_text() == "precious"
+
+
+def test_an_unwritable_directory_is_one_line(tmp_path, capsys):
+    import os
+
+    target = "/sys/xpz-test.parquet"  # sysfs refuses new files, even to root
+    if not os.path.isdir("/sys") or os.access("/sys", os.W_OK) and os.path.exists(target):
+        pytest.skip("no read-only directory to write into")
+    assert main(["simulate", "-n", "3", "--seed", "1", "-o", target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"xpz simulate: error: {target}: cannot write here")
