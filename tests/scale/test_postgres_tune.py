@@ -7,6 +7,7 @@ runs through the command line, in separate processes, like job-array workers.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -55,10 +56,18 @@ def study_name() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+@functools.cache
+def storage():
+    """One storage (one connection pool) for all the polling."""
+    import optuna
+
+    return optuna.storages.get_storage(URL)
+
+
 def load(study_name: str):
     import optuna
 
-    return optuna.load_study(study_name=study_name, storage=URL)
+    return optuna.load_study(study_name=study_name, storage=storage())
 
 
 def states(study) -> list[str]:
