@@ -52,22 +52,37 @@ def data_file(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def study_name() -> str:
-    """A fresh study per test, so reruns against one server never collide."""
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture
+def db_url():
+    """A new, empty database per test: the workers create Optuna's tables, as on first use."""
+    import sqlalchemy as sa
+
+    name = f"xpz_test_{uuid.uuid4().hex[:12]}"
+    server = sa.create_engine(URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield f"{URL.rsplit('/', 1)[0]}/{name}"
+    storage.cache_clear()
+    with server.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    server.dispose()
+
+
 @functools.cache
-def storage():
-    """One storage (one connection pool) for all the polling."""
+def storage(url: str):
+    """One storage (one connection pool) per database for all the polling."""
     import optuna
 
-    return optuna.storages.get_storage(URL)
+    return optuna.storages.get_storage(url)
 
 
-def load(study_name: str):
+def load(url: str, study_name: str):
     import optuna
 
-    return optuna.load_study(study_name=study_name, storage=storage())
+    return optuna.load_study(study_name=study_name, storage=storage(url))
 
 
 def states(study) -> list[str]:
@@ -79,10 +94,10 @@ def n_finished(study) -> int:
 
 
 @pytest.mark.timeout(400)
-def test_two_workers_share_one_postgres_study(data_file, study_name, tmp_path):
+def test_two_workers_share_one_postgres_study(data_file, db_url, study_name, tmp_path):
     n_trials = 8
     commands = [
-        xpz("tune", str(data_file), "--trials", str(n_trials), "--storage", URL)
+        xpz("tune", str(data_file), "--trials", str(n_trials), "--storage", db_url)
         + ["--study-name", study_name, "-o", str(tmp_path / f"w{i}"), "--seed", str(i)]
         + TUNE_OPTIONS
         for i in (1, 2)
@@ -100,7 +115,7 @@ def test_two_workers_share_one_postgres_study(data_file, study_name, tmp_path):
     for w, output in zip(workers, outputs, strict=True):
         assert w.returncode == 0, output
 
-    study = load(study_name)
+    study = load(db_url, study_name)
     trials = study.get_trials(deepcopy=False)
     assert sorted(t.number for t in trials) == list(range(len(trials)))  # no number twice
     # n wanted; a worker may start one more while the other finishes the n-th
@@ -112,10 +127,10 @@ def test_two_workers_share_one_postgres_study(data_file, study_name, tmp_path):
 
 
 @pytest.mark.timeout(500)
-def test_killed_worker_resumes_and_best_recipe_trains(data_file, study_name, tmp_path):
+def test_killed_worker_resumes_and_best_recipe_trains(data_file, db_url, study_name, tmp_path):
     n_trials = 6
     out = tmp_path / "tune"
-    command = xpz("tune", str(data_file), "--trials", str(n_trials), "--storage", URL)
+    command = xpz("tune", str(data_file), "--trials", str(n_trials), "--storage", db_url)
     command += ["--study-name", study_name, "-o", str(out), "--seed", "3", *TUNE_OPTIONS]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -125,7 +140,7 @@ def test_killed_worker_resumes_and_best_recipe_trains(data_file, study_name, tmp
         while time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.05)
             try:
-                study = load(study_name)
+                study = load(db_url, study_name)
             except KeyError:  # not created yet
                 continue
             now = states(study)
@@ -141,7 +156,7 @@ def test_killed_worker_resumes_and_best_recipe_trains(data_file, study_name, tmp
         first.kill()
         first.wait(timeout=30)
 
-    before = load(study_name).get_trials(deepcopy=False)
+    before = load(db_url, study_name).get_trials(deepcopy=False)
     running = [t for t in before if t.state.name == "RUNNING"]
     assert len(running) == 1, "the killed worker left its trial running"
     assert running[0].user_attrs["worker"].endswith(f":{first.pid}")
@@ -150,7 +165,7 @@ def test_killed_worker_resumes_and_best_recipe_trains(data_file, study_name, tmp
     rerun = run_ok(command, timeout=300)  # the same command again
 
     assert "best: trial" in rerun.stdout
-    study = load(study_name)
+    study = load(db_url, study_name)
     assert n_finished(study) == n_trials
     after = {t.number: t for t in study.get_trials(deepcopy=False)}
     assert after[running[0].number].state.name == "FAIL"  # found dead, not counted
