@@ -128,36 +128,46 @@ def test_two_workers_share_one_postgres_study(data_file, db_url, study_name, tmp
 
 @pytest.mark.timeout(500)
 def test_killed_worker_resumes_and_best_recipe_trains(data_file, db_url, study_name, tmp_path):
-    n_trials = 6
+    n_trials = 8
     out = tmp_path / "tune"
     command = xpz("tune", str(data_file), "--trials", str(n_trials), "--storage", db_url)
     command += ["--study-name", study_name, "-o", str(out), "--seed", "3", *TUNE_OPTIONS]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        # Kill it inside a trial, after at least one has finished (at most 180 s).
-        deadline = time.monotonic() + 180
-        killed = False
-        while time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.05)
-            try:
-                study = load(db_url, study_name)
-            except KeyError:  # not created yet
-                continue
-            now = states(study)
-            if n_finished(study) >= 1 and "RUNNING" in now:
-                os.kill(first.pid, signal.SIGKILL)
-                killed = True
-                break
-        assert killed, (
-            "the worker was never seen inside a trial with another finished "
-            f"(exit status {first.poll()}): {first.stderr.read() if first.poll() is not None else ''}"
-        )
-    finally:
-        first.kill()
-        first.wait(timeout=30)
 
-    before = load(db_url, study_name).get_trials(deepcopy=False)
-    running = [t for t in before if t.state.name == "RUNNING"]
+    def kill_inside_a_trial() -> tuple[subprocess.Popen, list]:
+        """Start the command; SIGKILL it once one trial is finished and another one has been
+        running for two polls (so it is training, not rejected at once); at most 180 s."""
+        log = tmp_path / "killed.log"
+        with log.open("w") as sink:
+            worker = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            deadline, seen = time.monotonic() + 180, set()
+            while time.monotonic() < deadline and worker.poll() is None:
+                time.sleep(0.05)
+                try:
+                    study = load(db_url, study_name)
+                except KeyError:  # not created yet
+                    continue
+                running = {t.number for t in study.get_trials(deepcopy=False)
+                           if t.state.name == "RUNNING"}  # fmt: skip
+                if n_finished(study) >= 1 and running & seen:
+                    worker.send_signal(signal.SIGKILL)
+                    break
+                seen = running
+            worker.wait(timeout=30)
+            assert worker.returncode == -signal.SIGKILL, (
+                f"the worker was never seen inside a trial (exit status {worker.returncode}): "
+                f"{log.read_text()[-2000:]}"
+            )
+        finally:
+            worker.kill()
+            worker.wait(timeout=30)
+        return worker, load(db_url, study_name).get_trials(deepcopy=False)
+
+    for _ in range(3):  # a kill landing between two trials is tried again
+        first, before = kill_inside_a_trial()
+        running = [t for t in before if t.state.name == "RUNNING"]
+        if running:
+            break
     assert len(running) == 1, "the killed worker left its trial running"
     assert running[0].user_attrs["worker"].endswith(f":{first.pid}")
     assert 1 <= sum(t.state.name in ("COMPLETE", "PRUNED") for t in before) < n_trials
