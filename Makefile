@@ -1,10 +1,12 @@
 # xpz: two commands for a fresh machine, `make demo` and `make test`.
+# `make test` runs the PostgreSQL tests on a throwaway local server when PostgreSQL is installed
+# (skipped, with the reason, when not); `make test-servers` (CI) also installs it when missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test test-servers lint format clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,10 @@ demo: install
 	$(VENV)/bin/xpz demo
 
 test: install
-	$(PY) -m pytest
+	.ci/postgres.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+test-servers: install
+	.ci/postgres.sh --install $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts

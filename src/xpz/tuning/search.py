@@ -30,6 +30,7 @@ import math
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,8 +146,18 @@ def make_storage(storage: str | Path | None, out_dir: Path) -> optuna.storages.B
     from optuna.storages.journal import JournalFileBackend
 
     if storage is not None and "://" in str(storage):
-        # Heartbeats let Optuna fail the trials of workers that died.
-        return optuna.storages.RDBStorage(str(storage), heartbeat_interval=60, grace_period=300)
+        import sqlalchemy.exc
+
+        for attempt in range(5):
+            try:  # Heartbeats let Optuna fail the trials of workers that died.
+                return optuna.storages.RDBStorage(
+                    str(storage), heartbeat_interval=60, grace_period=300
+                )
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                # Workers starting together on a new database race to create its tables.
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     path = Path(storage) if storage is not None else out_dir / JOURNAL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
