@@ -222,3 +222,29 @@ def test_copied_model_still_predicts(model, clean, tmp_path):
     np.testing.assert_allclose(
         inference.predict(copy, clean)["z_pred"], inference.predict(model, clean)["z_pred"]
     )
+
+
+def test_nan_coefficient_in_real_xp_file_flags_only_that_row(model, tmp_path):
+    text = (ARCHIVE / "XP_CONTINUOUS_RAW_with_missing_BP.csv").read_text()
+    header, first, *rest = text.split("\n")
+    cells = first.split('"(')
+    cells[1] = "nan" + cells[1][cells[1].index(",") :]  # the first BP coefficient of row 0
+    path = tmp_path / "xp.csv"
+    path.write_text("\n".join([header, '"('.join(cells), *rest]))
+    table = inference.predict(model, path)
+    assert len(table) == 3
+    assert _has(table["flag"][0], Flag.NO_ESTIMATE) and np.isnan(table["z_pred"][0])
+    assert np.isfinite(table["z_pred"][2])
+
+
+def test_dask_partition_keeps_bad_rows(model, clean):
+    """The Dask/lsdb path reuses predict_spectra: bad rows get NaN and flags there too."""
+    from xpz.io.tables import spectra_to_table
+    from xpz.scale.dask_predict import model_fingerprint, predict_partition
+
+    frame = spectra_to_table(_corrupt(clean)).to_pandas()
+    fingerprint = model_fingerprint(model)
+    out = predict_partition(frame, model=str(model), fingerprint=fingerprint, runtime="torch")
+    assert len(out) == len(clean)
+    assert np.isnan(out["z_pred"].to_numpy()[1:7]).all()
+    assert ((out["flag"].to_numpy()[1:7] & int(Flag.NO_ESTIMATE)) != 0).all()
