@@ -218,10 +218,13 @@ def test_corrupted_sampled_parquet(model, sampled, tmp_path, data):
     values = table[name].to_pylist()
     if how == "cell":
         r = data.draw(st.integers(0, len(values) - 1))
-        values[r] = data.draw(st.sampled_from([None, float("nan"), float("inf"), 1e300, -1e30]))
-        column = pa.array(values, type=pa.float64() if name != "source_id" else None)
-        if name == "source_id":
-            ids[r] = None
+        if name == "source_id":  # a missing id (an int64 column holds no NaN)
+            values[r], ids[r] = None, None
+            column = pa.array(values, type=pa.int64())
+        else:
+            bad = [None, float("nan"), float("inf"), 1e300, -1e30]
+            values[r] = data.draw(st.sampled_from(bad))
+            column = pa.array(values, type=pa.float64())
         table = table.set_column(i, name, column)
     elif how == "retype":
         text = [str(v) for v in values]
@@ -229,5 +232,7 @@ def test_corrupted_sampled_parquet(model, sampled, tmp_path, data):
         table = table.set_column(i, name, pa.array(text))
     else:
         table = table.remove_column(i)
+    if name == "source_id" and how != "cell":  # retyped or dropped ids: any id (0..N-1 made up)
+        ids = [None] * len(ids)
     pq.write_table(table, path)
     check_predict(model, path, ids)
