@@ -236,3 +236,30 @@ def test_corrupted_sampled_parquet(model, sampled, tmp_path, data):
         ids = [None] * len(ids)
     pq.write_table(table, path)
     check_predict(model, path, ids)
+
+
+@settings(PROFILE)
+@given(source=st.sampled_from(["sampled", *XP_FILES]), data=st.data())
+def test_corrupted_input_through_the_cli(model, sampled, tmp_path, capsys, source, data):
+    """``xpz predict`` itself: exit 0 with every row, or exit 2 with one line naming the file."""
+    from astropy.table import Table
+
+    from xpz.cli import main
+
+    original = sampled[".csv"].decode() if source == "sampled" else (ARCHIVE / source).read_text()
+    text, ids = mutate_csv(original, data)
+    path, out = tmp_path / "in.csv", tmp_path / "cat.ecsv"
+    path.write_text(text)
+    out.unlink(missing_ok=True)
+    capsys.readouterr()
+    with no_hang():
+        code = main(["predict", str(model), str(path), "-o", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    if code == 2:
+        assert err.startswith(f"xpz predict: error: {path}") and "\n" not in err, err
+        assert not out.exists()
+        return
+    assert code == 0, err
+    expected = ids if ids is not None else _truncated_ids(text)
+    if expected is not None:
+        assert len(Table.read(out)) == len(expected)

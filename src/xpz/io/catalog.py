@@ -11,8 +11,11 @@ z_pred          float32   redshift estimate (median of the PDF for distributiona
 z_err           float32   1-sigma uncertainty ((z_q84 - z_q16) / 2); NaN when the
                           model gives no distribution
 z_q025 ...      float32   2.5, 16, 84, 97.5 percentiles, where the model gives them
-flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction)
+flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction);
+                          rows with ``NO_ESTIMATE`` have NaN estimates
 ==============  ========  ==========================================================
+
+:class:`CatalogIds` refuses a ``source_id`` that two input files share.
 
 Parquet and CSV are written while predicting (bounded memory); FITS, ECSV and
 VOTable are assembled in memory (a few tens of bytes per row) and written at the
