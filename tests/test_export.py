@@ -142,3 +142,25 @@ def test_cli_export(tmp_path, spectra, capsys):
     assert main(["export", str(model_dir), "--onnx", "-o", str(tmp_path / "m.onnx")]) == 0
     assert "m.onnx" in capsys.readouterr().out
     assert OnnxModel(tmp_path / "m.onnx").output_names == ["z_pred"]
+
+
+def test_edited_model_json_in_onnx_metadata_is_refused(tmp_path, spectra):
+    """The ONNX copy of model.json keeps its integrity checksum and is verified when run."""
+    import onnx
+
+    from xpz.models.modelfile import ModelFileError
+    from xpz.preprocess import MinMaxScaler
+
+    flux, _ = spectra
+    path = export_onnx(_save_paper(tmp_path / "m", flux, MinMaxScaler()), tmp_path / "m.onnx")
+    proto = onnx.load(str(path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    info = json.loads(props["xpz.model_json"])
+    assert "integrity" in info
+    info["scaler"]["data_min"][0] = -5.0
+    props["xpz.model_json"] = json.dumps(info)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(tmp_path / "edited.onnx"))
+    with pytest.raises(ModelFileError, match=r"edited\.onnx: model config checksum mismatch"):
+        OnnxModel(tmp_path / "edited.onnx")

@@ -11,7 +11,8 @@ into one self-contained ``.onnx`` file:
 * outputs: the model's ``summarize()`` estimates (``z_pred``, and for
   distributional models ``z_err`` and the quantiles), float32 (N,), plus the
   gridded ``pdf`` (N, K) when exported with ``include_pdf=True``;
-* metadata: the whole ``model.json`` (``xpz.model_json``), the weights'
+* metadata: the whole ``model.json`` (``xpz.model_json``, with its
+  ``integrity`` checksum, verified again by :class:`OnnxModel`), the weights'
   SHA-256, the pixel-layout and model-format versions.
 
 :class:`OnnxModel` runs such a file with onnxruntime and mirrors
@@ -141,7 +142,7 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
     import onnx
     import torch
 
-    from xpz.models.modelfile import MODEL_JSON, load_model
+    from xpz.models.modelfile import load_model
 
     loaded = load_model(model_dir)
     model = loaded.model
@@ -165,7 +166,7 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
             opset_version=ONNX_OPSET,
         )
     proto = onnx.load_from_string(buffer.getvalue())
-    info = json.loads((Path(model_dir) / MODEL_JSON).read_text())
+    info = loaded.info  # verified, with its integrity checksum (checked again when run)
     meta = {
         "model_json": json.dumps(info),
         "weights_sha256": info["weights"]["sha256"],
@@ -238,6 +239,7 @@ class OnnxModel:
     def __init__(self, source: str | os.PathLike[str], *, threads: int = 0) -> None:
         import onnxruntime as ort
 
+        from xpz.models.modelfile import ModelFileError, verify_model_json
         from xpz.models.registry import model_config_from_dict
         from xpz.preprocess import scaler_from_dict
 
@@ -260,6 +262,9 @@ class OnnxModel:
         if META_PREFIX + "model_json" not in props:
             raise XpzError(f"{self.path}: ONNX file has no xpz metadata (not from xpz export)")
         self.info: dict[str, Any] = json.loads(props[META_PREFIX + "model_json"])
+        verify_model_json(self.info, self.path)
+        if self.info.get("weights", {}).get("sha256") != props.get(META_PREFIX + "weights_sha256"):
+            raise ModelFileError(f"{self.path}: xpz metadata disagree on the weights' checksum")
         self.scaler = scaler_from_dict(self.info["scaler"])
         self.metadata: Mapping[str, Any] = self.info["metadata"]
         #: The redshifts the model predicts (from its config in ``model.json``).

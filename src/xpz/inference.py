@@ -9,9 +9,14 @@ Two entry points:
   in chunks of ``chunk_rows`` rows with bounded memory -> one catalogue file,
   written atomically.
 
-Rows are never dropped: a spectrum that cannot be scaled (NaN fluxes, a
-missing band) gets NaN estimates and its flag bits say why.  The catalogue
-layout is documented in :mod:`xpz.io.catalog`.
+Rows are never dropped: a spectrum the model cannot take (a NaN or infinite
+flux, a missing band, an all-zero spectrum; :func:`unusable_rows`) is not run,
+gets NaN estimates and ``Flag.NO_ESTIMATE``, and its other bits say why; the
+other rows are predicted as if it were not there.  Physically implausible
+spectra (:func:`implausible_flux`) keep their estimates and get
+``Flag.IMPLAUSIBLE_FLUX``.  An error that still arises names the input file
+and the row of the whole file; a ``source_id`` shared by two input files of one
+catalogue is refused.  The catalogue layout is documented in :mod:`xpz.io.catalog`.
 """
 
 from __future__ import annotations
@@ -32,10 +37,13 @@ from xpz.spectra import Flag, Spectra
 
 __all__ = [
     "EDGE_MARGIN",
+    "MAX_ABS_FLUX",
+    "MAX_NEGATIVE_SHARE",
     "RANGE_MARGIN",
     "PredictSummary",
     "Runtime",
     "flag_predictions",
+    "implausible_flux",
     "input_files",
     "iter_input_spectra",
     "open_model",
@@ -43,6 +51,7 @@ __all__ = [
     "predict_files",
     "predict_spectra",
     "provenance",
+    "unusable_rows",
 ]
 
 #: A scaled pixel counts as out of range beyond [0 - RANGE_MARGIN, 1 + RANGE_MARGIN].
@@ -51,6 +60,13 @@ RANGE_MARGIN = 0.25
 RANGE_MAX_FRACTION = 0.05
 #: Predictions within this distance of the model's redshift range edges get Z_AT_EDGE.
 EDGE_MARGIN = 0.005
+#: A flux beyond this (e-/s in one pixel) is implausible: brighter than any source
+#: Gaia observed (the brightest real archive sample in the tests peaks at 4e5, the
+#: simulator's galaxies at 3e5).
+MAX_ABS_FLUX = 1e10
+#: Negative fluxes summing to more than this share of the positive ones are
+#: implausible (the simulator's noisiest galaxies reach 0.06).
+MAX_NEGATIVE_SHARE = 0.5
 
 
 class Runtime(enum.Enum):
@@ -97,6 +113,31 @@ def outside_training_range(scaled: NDArray[np.floating]) -> NDArray[np.bool_]:
     return out.sum(axis=1) / n_finite > RANGE_MAX_FRACTION
 
 
+def implausible_flux(flux: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """True for rows whose finite fluxes no source Gaia observed could have.
+
+    A row is implausible when its positive fluxes sum to nothing (all zero or
+    all negative), when its negative fluxes sum to more than
+    ``MAX_NEGATIVE_SHARE`` of the positive ones, or when any flux exceeds
+    ``MAX_ABS_FLUX`` in absolute value.  Rows with no finite flux are not
+    (they are flagged ``NONFINITE_FLUX``).
+
+    >>> implausible_flux(np.array([[5.0, 1.0, -0.1], [-1.0, -2.0, -3.0], [1e30, 1.0, 1.0]])).tolist()
+    [False, True, True]
+    """
+    x = np.asarray(flux, np.float64)
+    finite = np.isfinite(x)
+    x = np.where(finite, x, 0.0)
+    positive = np.where(x > 0, x, 0.0).sum(axis=1)
+    negative = np.where(x < 0, -x, 0.0).sum(axis=1)
+    implausible = (
+        (positive <= 0)
+        | (negative > MAX_NEGATIVE_SHARE * positive)
+        | (np.abs(x).max(axis=1, initial=0.0) > MAX_ABS_FLUX)
+    )
+    return implausible & finite.any(axis=1)
+
+
 def flag_predictions(
     spectra: Spectra,
     z_pred: NDArray[np.floating],
@@ -106,13 +147,49 @@ def flag_predictions(
     """Input flags plus the prediction bits (:class:`~xpz.spectra.Flag`)."""
     flag = spectra.flag.copy()
     flag[~np.isfinite(spectra.flux).all(axis=1)] |= np.uint32(Flag.NONFINITE_FLUX)
+    flag[implausible_flux(spectra.flux)] |= np.uint32(Flag.IMPLAUSIBLE_FLUX)
     if scaled is not None:
         flag[outside_training_range(scaled)] |= np.uint32(Flag.OUTSIDE_TRAINING_RANGE)
+    flag[~np.isfinite(z_pred)] |= np.uint32(Flag.NO_ESTIMATE)
     lo, hi = z_range
     with np.errstate(invalid="ignore"):
         edge = (z_pred <= lo + EDGE_MARGIN) | (z_pred >= hi - EDGE_MARGIN)
     flag[edge] |= np.uint32(Flag.Z_AT_EDGE)
     return flag
+
+
+def _input_channels(model) -> int:
+    """1: the model reads fluxes; 2: fluxes and their errors (torch or ONNX predictor)."""
+    network = getattr(model, "model", model)  # a LoadedModel's network, or the ONNX runner
+    return int(getattr(network, "input_channels", 1))
+
+
+def unusable_rows(model, spectra: Spectra, scaled: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """True for rows the model cannot take: they get NaN estimates and ``NO_ESTIMATE``.
+
+    A non-finite flux (or flux error, for models that read errors), a missing
+    band, an all-zero spectrum, or a scaled input (``scaled``, the scaler's
+    output for every row) that is not finite in float32, e.g. a zero norm.
+    """
+    bad = ~np.isfinite(spectra.flux).all(axis=1)
+    bad |= (spectra.flag & np.uint32(Flag.MISSING_BP | Flag.MISSING_RP)) != 0
+    bad |= ~(spectra.flux != 0).any(axis=1)
+    with np.errstate(all="ignore"):
+        bad |= ~np.isfinite(scaled.astype(np.float32)).all(axis=1)
+        if _input_channels(model) == 2:
+            if spectra.flux_error is None:
+                raise InputError("this model reads flux errors, and the input has none")
+            bad |= ~np.isfinite(spectra.flux_error).all(axis=1)
+            errors = model.scaler.transform_error(spectra.flux, spectra.flux_error)
+            bad |= ~np.isfinite(errors.astype(np.float32)).all(axis=1)
+    return bad
+
+
+def _with_nan_rows(values: NDArray, good: NDArray[np.bool_]) -> NDArray:
+    """``values`` of the good rows spread over all rows, NaN in the others."""
+    full = np.full((len(good), *values.shape[1:]), np.nan, np.float32)
+    full[good] = values
+    return full
 
 
 def predict_spectra(
@@ -122,14 +199,21 @@ def predict_spectra(
 
     ``model`` is an open predictor (:func:`open_model`).  ``keep_pdf`` keeps the
     full gridded ``pdf`` (N, K) of distributional models; catalogues hold only
-    the summaries.
+    the summaries.  Rows the model cannot take (:func:`unusable_rows`) are not
+    run: their estimates are NaN and their flag has ``NO_ESTIMATE``.
     """
-    estimates = model.predict(spectra.flux, spectra.flux_error, batch_size=batch_size)
+    with np.errstate(all="ignore"):
+        scaled = model.scaler.transform(spectra.flux)
+    good = ~unusable_rows(model, spectra, scaled)
+    errors = None if spectra.flux_error is None else spectra.flux_error[good]
+    raw = model.predict(spectra.flux[good], errors, batch_size=batch_size)
     if not keep_pdf:
-        estimates.pop("pdf", None)
+        raw.pop("pdf", None)
+    estimates = {name: _with_nan_rows(values, good) for name, values in raw.items()}
     has_minmax = model.scaler.to_dict().get("scaling") != "none"
-    scaled = model.scaler.transform(spectra.flux) if has_minmax else None
-    flag = flag_predictions(spectra, estimates["z_pred"], _z_range(model), scaled)
+    flag = flag_predictions(
+        spectra, estimates["z_pred"], _z_range(model), scaled if has_minmax else None
+    )
     return estimates, flag
 
 
@@ -158,7 +242,11 @@ def predict(
 
     predictor = open_model(model, runtime)
     spectra = _as_spectra(data)
-    estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+    try:
+        estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+    except InputError as err:
+        where = data if isinstance(data, (str, os.PathLike)) else "<input>"
+        raise located(err, where) from None
     table = catalog_table(
         estimates, spectra.source_id, flag, provenance(predictor, [], Runtime(runtime))
     )
@@ -224,6 +312,38 @@ def provenance(model, inputs: Iterable[Path], runtime: Runtime) -> dict[str, Any
     }
 
 
+#: Columns of xpz's own arrays that an error must not name (they are not in the input).
+_INTERNAL_COLUMNS = frozenset({"pdf", "z_true", "z_pred"})
+
+
+def located(err: InputError, path: str | os.PathLike[str], first_row: int = 0) -> InputError:
+    """``err`` naming ``path`` and rows of the whole file (``first_row`` + chunk row).
+
+    An error that already names a file is returned as it is.
+    """
+    if err.path is not None:
+        return err
+    rows = None if err.rows is None else [first_row + r for r in err.rows]
+    column = None if err.column in _INTERNAL_COLUMNS else err.column
+    return InputError(err.problem, path=path, rows=rows, column=column)
+
+
+def _file_chunks(
+    files: Sequence[Path], chunk_rows: int, input_format: str | None
+) -> Iterator[tuple[Path, int, Spectra]]:
+    """(file, first row of the chunk in its file, chunk) for every chunk of ``files``."""
+    from xpz.io.catalog import CatalogIds
+    from xpz.io.read import iter_input
+
+    ids = CatalogIds()
+    for path in files:
+        first_row = 0
+        for spectra in iter_input(path, chunk_rows, input_format):
+            ids.add(spectra, path, first_row)
+            yield path, first_row, spectra
+            first_row += len(spectra)
+
+
 def predict_files(
     model: Any,
     inputs: Sequence[str | Path],
@@ -236,7 +356,12 @@ def predict_files(
     progress: bool = False,
     runtime: Runtime | str = Runtime.TORCH,
 ) -> PredictSummary:
-    """Predict every row of ``inputs`` into the catalogue ``output`` (see module docs)."""
+    """Predict every row of ``inputs`` into the catalogue ``output`` (see module docs).
+
+    A ``source_id`` repeated within a file or across two files is an
+    :class:`~xpz.errors.InputError`; so is any other problem, naming the file
+    and its row.
+    """
     from tqdm.auto import tqdm
 
     from xpz.io.catalog import CatalogWriter
@@ -245,15 +370,17 @@ def predict_files(
     files = input_files(inputs)
     bits = [(str(f.name), np.uint32(f.value)) for f in Flag if f.value]
     counts = dict.fromkeys((name for name, _ in bits), 0)
-    chunks = iter_input_spectra(files, chunk_rows, input_format)
     with (
         CatalogWriter(
             output, output_format, provenance(predictor, files, Runtime(runtime))
         ) as writer,
         tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
     ):
-        for spectra in chunks:
-            estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+        for path, first_row, spectra in _file_chunks(files, chunk_rows, input_format):
+            try:
+                estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+            except InputError as err:
+                raise located(err, path, first_row) from None
             writer.write(estimates, spectra.source_id, flag)
             for name, bit in bits:
                 counts[name] += int(np.count_nonzero(flag & bit))

@@ -44,6 +44,15 @@ class Flag(enum.IntFlag):
     OUTSIDE_TRAINING_RANGE = 1 << 3
     #: Predicted redshift lies at the edge of the model's redshift range.
     Z_AT_EDGE = 1 << 4
+    #: No estimate: the model cannot take this spectrum (a non-finite flux, a
+    #: missing band, an all-zero spectrum, or a non-finite scaled input), so its
+    #: estimates are NaN; the other bits say why.
+    NO_ESTIMATE = 1 << 5
+    #: The fluxes are physically implausible for a source Gaia observed: total
+    #: flux not positive, negative fluxes summing to more than half the positive
+    #: ones, or a flux beyond 1e10 e-/s (see :func:`xpz.inference.implausible_flux`).
+    #: Such rows keep their estimates, which should not be trusted.
+    IMPLAUSIBLE_FLUX = 1 << 6
 
 
 def _as_1d(name: str, values: ArrayLike | None, n: int, dtype: type) -> NDArray | None:

@@ -113,3 +113,82 @@ def test_two_channel_model_needs_errors(tmp_path: Path, flux: np.ndarray) -> Non
         predict_batches(loaded, flux)
     out = predict_batches(loaded, flux, flux_error=flux * 0.05)
     assert out["z_pred"].shape == (30,) and np.isfinite(out["z_pred"]).all()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda info: info["model"].update(conv_kernels=[5, 5]),
+        lambda info: info["scaler"]["data_min"].__setitem__(0, -1.0),
+        lambda info: info["weights"].update(sha256="0" * 64),
+        lambda info: info["integrity"].update(sha256="0" * 64),
+    ],
+    ids=["config", "scaler", "weights_checksum", "integrity"],
+)
+def test_edited_model_json_is_refused(saved, edit) -> None:
+    path, _, _ = saved
+    info = json.loads((path / "model.json").read_text())
+    edit(info)
+    (path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match=r"model\.json: model config checksum mismatch"):
+        load_model(path)
+
+
+def test_edited_z_max_of_the_default_model_is_refused(tmp_path: Path, flux: np.ndarray) -> None:
+    """Issue #16 item 3: z_max 0.6 -> 0.3 in model.json shifted every prediction silently."""
+    from xpz.models.xpznet import XpzNetConfig
+
+    config = XpzNetConfig(conv_filters=(4,), conv_kernels=(3,), hidden_units=8, n_bins=20)
+    path = save_model(tmp_path / "x", build_model(config, seed=0), PerSpectrumScaler().fit(flux))
+    load_model(path)
+    text = (path / "model.json").read_text()
+    assert '"z_max": 0.6' in text
+    (path / "model.json").write_text(text.replace('"z_max": 0.6', '"z_max": 0.3'))
+    with pytest.raises(ModelFileError, match=str(path / "model.json")):
+        load_model(path)
+
+
+def test_metadata_may_be_edited(saved) -> None:
+    path, _, _ = saved
+    info = json.loads((path / "model.json").read_text())
+    info["metadata"]["note"] = "checked by hand"
+    (path / "model.json").write_text(json.dumps(info, indent=4))
+    assert load_model(path).metadata["note"] == "checked by hand"
+
+
+def test_model_file_from_before_integrity_loads_with_a_warning(saved, flux) -> None:
+    from xpz.models.modelfile import UnverifiedModelWarning
+
+    path, _, _ = saved
+    info = json.loads((path / "model.json").read_text())
+    del info["integrity"]
+    (path / "model.json").write_text(json.dumps(info))
+    with pytest.warns(UnverifiedModelWarning, match="re-save or retrain"):
+        loaded = load_model(path)
+    assert predict_batches(loaded, flux)["z_pred"].shape == (30,)
+
+
+def test_weights_that_are_not_safetensors_are_a_model_file_error(saved) -> None:
+    """A replaced weights file with its checksum updated is refused in one line."""
+    from xpz.models.modelfile import config_sha256, sha256_of
+
+    path, _, _ = saved
+    (path / "model.safetensors").write_bytes(b"not a safetensors file at all")
+    info = json.loads((path / "model.json").read_text())
+    info["weights"]["sha256"] = sha256_of(path / "model.safetensors")
+    info["integrity"]["sha256"] = config_sha256(info)
+    (path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="model.safetensors: not a readable safetensors"):
+        load_model(path)
+
+
+def test_incomplete_model_json_is_a_model_file_error(saved) -> None:
+    from xpz.models.modelfile import config_sha256
+
+    path, _, _ = saved
+    info = json.loads((path / "model.json").read_text())
+    del info["scaler"]
+    info["integrity"]["sha256"] = config_sha256(info)
+    (path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ModelFileError, match="incomplete or invalid model file"):
+        load_model(path)

@@ -11,8 +11,11 @@ z_pred          float32   redshift estimate (median of the PDF for distributiona
 z_err           float32   1-sigma uncertainty ((z_q84 - z_q16) / 2); NaN when the
                           model gives no distribution
 z_q025 ...      float32   2.5, 16, 84, 97.5 percentiles, where the model gives them
-flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction)
+flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction);
+                          rows with ``NO_ESTIMATE`` have NaN estimates
 ==============  ========  ==========================================================
+
+:class:`CatalogIds` refuses a ``source_id`` that two input files share.
 
 Parquet and CSV are written while predicting (bounded memory); FITS, ECSV and
 VOTable are assembled in memory (a few tens of bytes per row) and written at the
@@ -34,11 +37,13 @@ from numpy.typing import NDArray
 from xpz.errors import InputError
 from xpz.io.atomic import atomic_path
 from xpz.io.formats import TableFormat
-from xpz.spectra import Flag
+from xpz.io.source_ids import SeenIds
+from xpz.spectra import Flag, Spectra
 
 __all__ = [
     "CATALOG_FORMATS",
     "COLUMN_DESCRIPTIONS",
+    "CatalogIds",
     "CatalogWriter",
     "catalog_format",
     "catalog_table",
@@ -210,3 +215,40 @@ class CatalogWriter:
             self._stream.close()
         if self._atomic.__exit__(exc_type, exc, tb) is not True and exc is not None:
             raise exc
+
+
+class CatalogIds:
+    """``source_id`` values of all the input files of one catalogue so far, to refuse repeats.
+
+    Each file's reader refuses repeats within it; this refuses an id that two
+    files share, naming both.  Ids the reader generated (a table without a
+    ``source_id`` column) are not checked.
+    """
+
+    def __init__(self) -> None:
+        self._seen = SeenIds()
+        self._starts: list[tuple[int, Path]] = []  # (first catalogue row, file)
+        self._rows = 0
+
+    def add(self, spectra: Spectra, path: Path, first_row: int) -> None:
+        """Record one chunk of ``path`` (its rows ``first_row``...)."""
+        if first_row == 0:
+            self._starts.append((self._rows, path))
+        offset = self._rows
+        self._rows += len(spectra)
+        if spectra.meta.get("source_id_generated"):
+            return
+        try:
+            self._seen.add(spectra.source_id, first_row=offset, source="<catalogue>")
+        except InputError as err:
+            where = [self._where(row) for row in err.rows or []]
+            value = spectra.source_id[(err.rows or [offset])[-1] - offset]
+            raise InputError(
+                f"duplicate source_id {value}: {' and '.join(where)} share it "
+                "(one catalogue needs unique ids)",
+                path=path,
+            ) from None
+
+    def _where(self, row: int) -> str:
+        start, path = next((s, p) for s, p in reversed(self._starts) if s <= row)
+        return f"{path} row {row - start}"

@@ -4,11 +4,13 @@ A *model* is a directory::
 
     model.safetensors   the weights
     model.json          model config (with ``kind``), scaler state, layout
-                        version, package versions, the weights' sha256, and
-                        free metadata (training config, data provenance, metrics)
+                        version, package versions, the weights' sha256, the
+                        sha256 of everything that changes predictions
+                        (``integrity``), and free metadata (training config,
+                        data provenance, metrics)
 
 :func:`save_model` writes it atomically; :func:`load_model` verifies format,
-layout version and checksum before building the model, and
+layout version and both checksums before building the model, and
 :func:`predict_batches` runs it on raw fluxes.  Training states (for resuming)
 are written by :mod:`xpz.training.state` with the helpers here.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import xpz
@@ -40,6 +44,8 @@ __all__ = [
     "FORMAT_VERSION",
     "LoadedModel",
     "ModelFileError",
+    "UnverifiedModelWarning",
+    "config_sha256",
     "load_model",
     "model_inputs",
     "predict_batches",
@@ -52,10 +58,52 @@ FORMAT = "xpz-model"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 MODEL_JSON = "model.json"
+#: The parts of ``model.json`` that change predictions, covered by its ``integrity``
+#: checksum: the config (architecture, redshift range and grid), the scaler, the
+#: layout and the weights' checksum (which covers the weights and the fitted
+#: softmax temperature, a buffer).  ``metadata`` and ``versions`` are not covered.
+COVERED = ("format", "format_version", "layout_version", "model", "scaler", "weights")
 
 
 class ModelFileError(XpzError):
     """A model or training-state directory is missing, damaged or incompatible."""
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model file from an xpz before ``integrity`` checksums: its config is not verified."""
+
+
+def config_sha256(info: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the canonical JSON of the :data:`COVERED` parts of ``info`` (model.json)."""
+    covered = {key: info.get(key) for key in COVERED}
+    text = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def verify_model_json(info: Mapping[str, Any], where: str | os.PathLike[str]) -> None:
+    """Refuse ``info`` (model.json from ``where``) if its covered parts were changed.
+
+    A model.json without ``integrity`` (written by xpz before it existed) is
+    accepted with an :class:`UnverifiedModelWarning`: such files exist from
+    earlier runs and their weights are still verified; re-save the model
+    (``save_model``) to protect its config too.
+    """
+    integrity = info.get("integrity")
+    if integrity is None:
+        warnings.warn(
+            f"{where}: model file has no integrity checksum (written by an older xpz); "
+            "its config and scaler are not verified; re-save or retrain it with this xpz",
+            UnverifiedModelWarning,
+            stacklevel=3,
+        )
+        return
+    expected = integrity.get("sha256") if isinstance(integrity, Mapping) else None
+    if expected != config_sha256(info):
+        raise ModelFileError(
+            f"{where}: model config checksum mismatch (config, scaler, layout or weights "
+            "checksum were changed after saving); re-save the model with xpz instead of "
+            "editing model.json"
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -95,19 +143,19 @@ def save_model(
 
     def write(tmp: Path) -> None:
         save_file(cpu_tensors(model.state_dict()), str(tmp / WEIGHTS_FILE))
-        write_json(
-            tmp / MODEL_JSON,
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "layout_version": LAYOUT_VERSION,
-                "model": model.config_dict(),
-                "scaler": scaler.to_dict(),
-                "weights": {"file": WEIGHTS_FILE, "sha256": sha256_of(tmp / WEIGHTS_FILE)},
-                "versions": package_versions(),
-                "metadata": dict(metadata or {}),
-            },
-        )
+        info: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "layout_version": LAYOUT_VERSION,
+            "model": model.config_dict(),
+            "scaler": scaler.to_dict(),
+            "weights": {"file": WEIGHTS_FILE, "sha256": sha256_of(tmp / WEIGHTS_FILE)},
+        }
+        info = json.loads(json.dumps(info))  # the digest is of what loading will see
+        info["integrity"] = {"covers": list(COVERED), "sha256": config_sha256(info)}
+        info["versions"] = package_versions()
+        info["metadata"] = dict(metadata or {})
+        write_json(tmp / MODEL_JSON, info)
 
     return write_directory_atomically(Path(path), write)
 
@@ -162,6 +210,7 @@ def _read_model_json(path: Path) -> dict[str, Any]:
             f"{file}: model was trained on pixel layout {info.get('layout_version')!r}, "
             f"this xpz uses {LAYOUT_VERSION!r}"
         )
+    verify_model_json(info, file)
     return info
 
 
@@ -174,21 +223,30 @@ def verified_tensors(file: Path, sha256: str) -> dict[str, torch.Tensor]:
             f"{file}: checksum mismatch (file is damaged or was changed): "
             f"expected sha256 {sha256}, got {actual}"
         )
-    return load_file(str(file))
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelFileError(f"{file}: not a readable safetensors file ({err})") from err
 
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model directory written by :func:`save_model`, verified, in eval mode."""
     path = Path(path)
     info = _read_model_json(path)
-    weights = verified_tensors(path / info["weights"]["file"], info["weights"]["sha256"])
-    model = build_model(info["model"])
+    try:
+        weights = verified_tensors(path / info["weights"]["file"], info["weights"]["sha256"])
+        model = build_model(info["model"])
+        scaler = scaler_from_dict(info["scaler"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"{path / MODEL_JSON}: incomplete or invalid model file ({err!r})"
+        ) from err
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as err:
         raise ModelFileError(f"{path}: weights do not fit the stored model config: {err}") from err
     model.to(device).eval()
-    return LoadedModel(model, scaler_from_dict(info["scaler"]), info["metadata"], path)
+    return LoadedModel(model, scaler, info.get("metadata", {}), path)
 
 
 def model_inputs(

@@ -336,13 +336,17 @@ class XpzNet(RedshiftModel):
         """Median (``z_pred``), ``z_err`` = (q84 - q16) / 2, four quantiles and the density ``pdf``.
 
         ``pdf`` (N, n_bins) is in units of 1/z on :meth:`XpzNetConfig.z_grid`.
+        A row whose output is not finite (an input the network overflows on)
+        gets NaN everywhere instead of an error.
         """
-        probs = self.probabilities(output.detach())
-        density, grid = zpdf.from_bin_probabilities(
-            probs.cpu().double().numpy(), self.config.z_edges()
-        )
-        levels = list(SUMMARY_QUANTILES.values())
-        values = zpdf.quantiles(density, grid, levels)
+        probs = self.probabilities(output.detach()).cpu().double().numpy()
+        finite = np.isfinite(probs).all(axis=1)
+        density = np.full(probs.shape, np.nan)
+        values = np.full((len(probs), len(SUMMARY_QUANTILES)), np.nan)
+        if finite.any():
+            good, grid = zpdf.from_bin_probabilities(probs[finite], self.config.z_edges())
+            density[finite] = good
+            values[finite] = zpdf.quantiles(good, grid, list(SUMMARY_QUANTILES.values()))
         out = {
             name: torch.from_numpy(values[:, j]).float().to(output.device)
             for j, name in enumerate(SUMMARY_QUANTILES)

@@ -113,12 +113,16 @@ def predict_partition(
     """
     import pandas as pd
 
-    from xpz.inference import predict_spectra
+    from xpz.errors import InputError
+    from xpz.inference import located, predict_spectra
     from xpz.io.catalog import catalog_table
 
     predictor = worker_model(model, fingerprint, Runtime(runtime))
     spectra = partition_spectra(frame, source)
-    estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+    try:  # rows the model cannot take get NaN and flags there; any other error names the input
+        estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
+    except InputError as err:
+        raise located(err, source) from None
     table = catalog_table(estimates, spectra.source_id, flag)
     out = pd.DataFrame({name: table[name].data for name in table.colnames}, index=frame.index)
     for name in keep_columns:
