@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
 from typing import Any
 
-from xpz.io import tables, xp_continuous
+from xpz.io import tables, xp_continuous, xp_sampled
 from xpz.io.formats import PathLike, TableFormat
 from xpz.io.headers import HeaderColumns
 from xpz.io.labels import check_labels
@@ -63,10 +63,20 @@ _IDENTIFIERS: tuple[
 ] = ((InputKind.XP_CONTINUOUS, xp_continuous.identify, xp_continuous.FORMATS),)
 
 
-def identify_kind(source: Any, format: TableFormat | str | None = None) -> InputKind:
+def identify_kind(
+    source: Any, format: TableFormat | str | None = None, *, name: str | None = None
+) -> InputKind:
     """The kind of ``source``: a path (only its header is read), an astropy Table or a DataFrame.
 
-    ``format`` overrides a file's suffix, as for the readers.
+    ``format`` overrides a file's suffix, as for the readers; ``name`` names an
+    in-memory table in errors.
+
+    Raises
+    ------
+    InputError
+        For a product of the Gaia archive that xpz does not read (the sampled
+        ``XP_SAMPLED`` spectra, :mod:`xpz.io.xp_sampled`), naming the file and
+        what xpz reads instead.
     """
     if _is_path(source):
         fmt = TableFormat.resolve(source, format, gzip=True)
@@ -74,6 +84,8 @@ def identify_kind(source: Any, format: TableFormat | str | None = None) -> Input
     else:
         fmt = None
         columns = set(map(str, getattr(source, "colnames", None) or getattr(source, "columns", [])))
+    if xp_sampled.identify(columns):
+        raise xp_sampled.refusal(str(source) if fmt is not None else name or _table_name(source))
     for kind, identify, formats in _IDENTIFIERS:
         if (fmt is None or fmt in formats) and identify(columns):
             return kind
@@ -110,7 +122,7 @@ def read_input(
     InputError
         Bad input, naming the file (or table), rows and column.
     """
-    kind = identify_kind(source, format)
+    kind = identify_kind(source, format, name=name)
     if kind is InputKind.XP_CONTINUOUS:
         xp = xp_continuous.read_xp_continuous(source, format)
         spectra, where = xp_to_spectra(xp), xp.origin
@@ -163,6 +175,10 @@ def iter_input(
             continue
         for start in range(0, len(part), chunk_rows):  # a file read whole
             yield part[start : start + chunk_rows]
+
+
+def _table_name(source: Any) -> str:
+    return f"<{type(source).__name__}>"
 
 
 def _is_path(source: Any) -> bool:
