@@ -73,6 +73,9 @@ class Corrupt:
     damage: Damage
     what: str  # shown when hypothesis reports a failing example
 
+    def __repr__(self) -> str:
+        return f"Corrupt({self.what}, {self.damage.name}, {len(self.data)} bytes)"
+
 
 # Values put in place of a number of the file.
 REPLACEMENTS = (
@@ -200,3 +203,47 @@ def test_corrupted_sampled_tables(originals, tmp_path_factory, name, data):
 @given(data=st.data())
 def test_corrupted_xp_continuous_files(originals, tmp_path_factory, name, data):
     fuzz(originals, tmp_path_factory, name, data)
+
+
+# ------------------------------------------------ what the fuzzer found, kept as examples
+
+
+def replace_in_cell(path: Path, target: Path, column: str, value: str, row: int = 0) -> Path:
+    """A copy of the archive CSV ``path`` with the fourth value of ``column``'s array replaced."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    i = rows[0].index(column)
+    cell = rows[row + 1][i]
+    if cell.startswith("("):
+        values = cell[1:-1].split(",")
+        values[3] = value
+        rows[row + 1][i] = "(" + ",".join(values) + ")"
+    else:
+        rows[row + 1][i] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    target.write_text(out.getvalue())
+    return target
+
+
+def test_found_a_huge_xp_coefficient_overflows_float32_and_is_flagged(tmp_path):
+    path = replace_in_cell(
+        ARCHIVE / "XP_CONTINUOUS_RAW.csv", tmp_path / "xp.csv", "bp_coefficients", "1e300"
+    )
+    for spectra in (read_input(path), concatenate(list(iter_input(path, chunk_rows=1)))):
+        assert not np.isfinite(spectra.flux[0]).all()
+        assert spectra.flag[0] & Flag.NONFINITE_FLUX and not spectra.flag[1] & FLAGGED
+
+
+def test_found_a_library_error_is_one_line(tmp_path):
+    lines = (ARCHIVE / "XP_CONTINUOUS_RAW.ecsv").read_text().splitlines(keepends=True)
+    data = [i for i, line in enumerate(lines) if not line.startswith("#")][1]
+    lines[data] = lines[data].replace("5853498713190525696,", "", 1)  # a field short
+    path = tmp_path / "short.ecsv"
+    path.write_text("".join(lines))
+    with pytest.raises(InputError) as caught:
+        read_input(path)
+    assert str(caught.value).startswith(f"{path}: cannot read it as ecsv")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
