@@ -267,3 +267,39 @@ def test_found_a_bad_last_csv_field_is_located(tmp_path, value, problem):
     path.write_bytes(data[: data.rindex(b",") + 1] + value + b"\n")
     with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: {problem}"):
         read_input(path)
+
+
+# -------------------------------------- cells of the binary sampled formats (Parquet, FITS)
+
+CELL_VALUES = (np.nan, np.inf, -np.inf, 1e300, -3.5e38, None, "", "abc", "caf\xe9", "1e309")
+
+
+@pytest.mark.parametrize("fmt", [TableFormat.PARQUET, TableFormat.FITS])
+@given(data=st.data())
+def test_corrupted_cells_of_binary_sampled_tables(tmp_path_factory, fmt, data):
+    """A cell of a Parquet or FITS table set to NaN, inf, a huge value, null or text."""
+    import pandas as pd
+    from astropy.table import Table
+
+    original = sampled_spectra()
+    column = data.draw(
+        st.sampled_from(["z", "source_id", "phot_g_mean_mag", "flag", "flux_0", "flux_185"])
+        | st.integers(0, 185).map(lambda i: f"flux_{i}"),
+        label="column",
+    )
+    row = data.draw(st.integers(0, len(original) - 1), label="row")
+    value = data.draw(st.sampled_from(CELL_VALUES), label="value")
+    valid = write_spectra(original, tmp_path_factory.mktemp("cells") / f"s{fmt.suffix}")
+    frame = pd.read_parquet(valid) if fmt is TableFormat.PARQUET else Table.read(valid).to_pandas()
+    if isinstance(value, str) or value is None:
+        frame[column] = frame[column].astype(str)  # the file then stores text
+    elif frame[column].dtype.kind in "iu":
+        frame[column] = frame[column].astype(np.float64)  # an integer column stored as floats
+    frame.loc[row, column] = value
+    path = valid.with_name(f"corrupt{fmt.suffix}")
+    if fmt is TableFormat.PARQUET:
+        frame.to_parquet(path)
+    else:
+        Table.from_pandas(frame).write(path)
+    check(lambda: read_input(path), path, original, Damage.CELLS)
+    check(lambda: concatenate(list(iter_input(path, chunk_rows=4))), path, original, Damage.CELLS)
