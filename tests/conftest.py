@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# Register the hypothesis profiles before pytest reads --hypothesis-profile.
+import tests.hypothesis_profiles  # noqa: E402, F401
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from xpz.errors import InputError
 from xpz.io.formats import PathLike, TableFormat
+from xpz.io.raw_table import first_line
 
 __all__ = ["HeaderColumns", "has_column"]
 
@@ -59,7 +60,9 @@ def has_column(path: PathLike, name: str, format: TableFormat | str | None = Non
             return name in _hdf5_names(path)
         text = _header_text(path, fmt)
     except Exception as exc:  # each library has its own exceptions for a corrupt file
-        raise InputError(f"cannot read its header as {fmt.value}: {exc}", path=path) from exc
+        raise InputError(
+            f"cannot read its header as {fmt.value}: {first_line(exc)}", path=path
+        ) from exc
     if fmt is TableFormat.VOTABLE:
         return re.search(rf'name\s*=\s*["\']{re.escape(name)}["\']', text) is not None
     return re.search(rf"(^|[\s,{{:'\"]){re.escape(name)}($|[\s,}}'\"])", text, re.M) is not None

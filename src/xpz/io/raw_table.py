@@ -38,6 +38,7 @@ from xpz.io.formats import TableFormat
 __all__ = [
     "RawTable",
     "array_column",
+    "first_line",
     "integer_column",
     "iter_tables",
     "load_table",
@@ -109,11 +110,26 @@ def iter_tables(
         except InputError:
             raise
         except Exception as exc:  # each library has its own exceptions for a corrupt file
-            raise InputError(f"cannot read it as {fmt.value}: {exc}", path=path) from exc
+            raise InputError(
+                f"cannot read it as {fmt.value} (corrupt, truncated or another format?):"
+                f" {first_line(exc)}",
+                path=path,
+            ) from exc
         convert = _from_pandas if _is_dataframe(loaded) else _from_astropy
         table = convert(loaded, str(path), first_row)
         first_row += table.n_rows
         yield table
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """A library's exception in one short line (some put whole table rows in the message).
+
+    >>> first_line(ValueError("bad header\\nHeader values: [...]"))
+    'bad header'
+    """
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_file(path: Path, fmt: TableFormat, chunk_rows: int | None) -> Iterator[Any]:

@@ -32,11 +32,14 @@ from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
 from typing import Any
 
-from xpz.io import tables, xp_continuous
+import numpy as np
+
+from xpz.io import tables, xp_continuous, xp_sampled
 from xpz.io.formats import PathLike, TableFormat
 from xpz.io.headers import HeaderColumns
 from xpz.io.labels import check_labels
-from xpz.spectra import Spectra
+from xpz.spectra import Flag, Spectra
+from xpz.xp.arrays import XPContinuous
 from xpz.xp.sampling import xp_to_spectra
 
 __all__ = ["XP_CHUNK_DIVISOR", "InputKind", "identify_kind", "iter_input", "read_input"]
@@ -63,10 +66,20 @@ _IDENTIFIERS: tuple[
 ] = ((InputKind.XP_CONTINUOUS, xp_continuous.identify, xp_continuous.FORMATS),)
 
 
-def identify_kind(source: Any, format: TableFormat | str | None = None) -> InputKind:
+def identify_kind(
+    source: Any, format: TableFormat | str | None = None, *, name: str | None = None
+) -> InputKind:
     """The kind of ``source``: a path (only its header is read), an astropy Table or a DataFrame.
 
-    ``format`` overrides a file's suffix, as for the readers.
+    ``format`` overrides a file's suffix, as for the readers; ``name`` names an
+    in-memory table in errors.
+
+    Raises
+    ------
+    InputError
+        For a product of the Gaia archive that xpz does not read (the sampled
+        ``XP_SAMPLED`` spectra, :mod:`xpz.io.xp_sampled`), naming the file and
+        what xpz reads instead.
     """
     if _is_path(source):
         fmt = TableFormat.resolve(source, format, gzip=True)
@@ -74,6 +87,8 @@ def identify_kind(source: Any, format: TableFormat | str | None = None) -> Input
     else:
         fmt = None
         columns = set(map(str, getattr(source, "colnames", None) or getattr(source, "columns", [])))
+    if xp_sampled.identify(columns):
+        raise xp_sampled.refusal(str(source) if fmt is not None else name or _table_name(source))
     for kind, identify, formats in _IDENTIFIERS:
         if (fmt is None or fmt in formats) and identify(columns):
             return kind
@@ -110,10 +125,10 @@ def read_input(
     InputError
         Bad input, naming the file (or table), rows and column.
     """
-    kind = identify_kind(source, format)
+    kind = identify_kind(source, format, name=name)
     if kind is InputKind.XP_CONTINUOUS:
         xp = xp_continuous.read_xp_continuous(source, format)
-        spectra, where = xp_to_spectra(xp), xp.origin
+        spectra, where = _sampled(xp), xp.origin
     elif _is_path(source):
         spectra, where = tables.read_spectra(source, format), str(source)
     else:
@@ -142,9 +157,7 @@ def iter_input(
     parts: Iterator[Spectra]
     if identify_kind(path, format) is InputKind.XP_CONTINUOUS:
         xp_rows = max(1, chunk_rows // XP_CHUNK_DIVISOR)
-        parts = (
-            xp_to_spectra(xp) for xp in xp_continuous.iter_xp_continuous(path, format, xp_rows)
-        )
+        parts = (_sampled(xp) for xp in xp_continuous.iter_xp_continuous(path, format, xp_rows))
     else:
         parts = tables.iter_spectra(path, chunk_rows, format)
     first_row = 0
@@ -163,6 +176,21 @@ def iter_input(
             continue
         for start in range(0, len(part), chunk_rows):  # a file read whole
             yield part[start : start + chunk_rows]
+
+
+def _sampled(xp: XPContinuous) -> Spectra:
+    """``xp`` sampled on the 186 pixels, flagging fluxes that overflow float32.
+
+    (Huge but finite coefficients, e.g. 1e300, give float64 fluxes that
+    :func:`~xpz.xp.sampling.xp_to_spectra` flags only before its float32 cast.)
+    """
+    spectra = xp_to_spectra(xp)
+    overflow = ~np.isfinite(spectra.flux).all(axis=1) & ((spectra.flag & Flag.NONFINITE_FLUX) == 0)
+    return spectra.with_flag(overflow, Flag.NONFINITE_FLUX) if overflow.any() else spectra
+
+
+def _table_name(source: Any) -> str:
+    return f"<{type(source).__name__}>"
 
 
 def _is_path(source: Any) -> bool:

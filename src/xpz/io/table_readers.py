@@ -111,7 +111,8 @@ def _locate_csv_problem(path: Path, names: list[str], message: str) -> InputErro
     suspects = [int(hint.group(1))] if hint else [i for i, n in enumerate(names) if known_column(n)]
     wrong_length: list[int] = []
     bad_values: dict[str, list[int]] = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    # errors="replace": a byte that is not UTF-8 (latin-1 text) is then a bad value of its row
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         records = csv.reader(f)
         next(records, None)
         for row, record in enumerate(records):
@@ -119,7 +120,7 @@ def _locate_csv_problem(path: Path, names: list[str], message: str) -> InputErro
                 wrong_length.append(row)
                 continue
             for i in suspects:
-                if not _cell_ok(record[i].strip(), names[i], nulls):
+                if not _cell_ok(record[i], names[i], nulls):
                     bad_values.setdefault(names[i], []).append(row)
     if wrong_length:
         return InputError(
@@ -131,10 +132,18 @@ def _locate_csv_problem(path: Path, names: list[str], message: str) -> InputErro
     for name, rows in bad_values.items():
         kind = "an integer" if name in ("source_id", "flag") else "a number"
         return InputError(f"value is not {kind}", path=path, rows=rows, column=name)
-    return InputError(f"cannot read as CSV: {message}", path=path)
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    return InputError(f"cannot read as CSV: {one_line}", path=path)
 
 
-def _cell_ok(text: str, name: str, nulls: set[str]) -> bool:
+def _cell_ok(raw: str, name: str, nulls: set[str]) -> bool:
+    """Whether pyarrow reads the field ``raw`` of column ``name``: a number, or a null.
+
+    A line break in a field (an unclosed quote) is never a number.
+    """
+    if "\n" in raw or "\r" in raw:
+        return False
+    text = raw.strip()
     if text in nulls:
         return True
     kind = int if name in ("source_id", "flag") else float

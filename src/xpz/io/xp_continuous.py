@@ -128,7 +128,12 @@ def iter_xp_continuous(
 
 
 def _xp_continuous(table: RawTable) -> XPContinuous:
-    """The XP_CONTINUOUS solutions of one loaded table (or chunk), checked."""
+    """The XP_CONTINUOUS solutions of one loaded table (or chunk), checked.
+
+    A file (or table) without data rows is refused, as a sampled table without rows is.
+    """
+    if table.n_rows == 0 and table.first_row == 0:
+        raise table.error("the table has no data rows")
     required = ["source_id"] + [f"{b.value}_{c}" for b in Band for c in _REQUIRED_BAND_COLUMNS]
     absent = [name for name in required if name not in table.columns]
     if absent:

@@ -19,6 +19,7 @@ from xpz.io.archive.fetch import (
     split_batches,
     write_table,
 )
+from xpz.io.archive.retry import NO_RETRY, ArchiveUnavailableError
 from xpz.io.formats import TableFormat
 
 FIRST_ID = 4_295_806_720
@@ -131,8 +132,14 @@ def test_fetch_resumes_skipping_complete_batches(tmp_path):
 
 def test_interrupted_batch_leaves_no_partial_file_and_resumes(tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(ConnectionError):
-        fetch(out, client=FakeArchive(7, fail_on_call=2), batch_size=3, progress=False)
+    with pytest.raises(ArchiveUnavailableError, match="ConnectionError: archive went away"):
+        fetch(
+            out,
+            client=FakeArchive(7, fail_on_call=2),
+            batch_size=3,
+            progress=False,
+            retry=NO_RETRY,
+        )
     assert sorted(p.name for p in out.iterdir()) == [
         "candidates.ecsv",
         "manifest.json",

@@ -13,18 +13,24 @@ tables instead of the archive:
 ``OUT/manifest.json`` records the query, the batch files and their source ids.
 Rerunning the same request in the same directory skips the query and every batch
 whose file exists; files are written atomically, so an existing file is complete.
+Every archive call is retried with back-off (:mod:`xpz.io.archive.retry`); one
+that keeps failing ends the fetch with a one-line error naming the query or the
+batch, and the rerun resumes there.  The client is :class:`~xpz.io.archive.client.GaiaArchiveClient`
+unless one is given (:func:`default_client`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from xpz.errors import XpzError
+from xpz.io.archive.client import ArchiveClient, GaiaArchiveClient
 from xpz.io.archive.query import (
     CANDIDATE_COLUMNS,
     UPLOAD_TABLE_NAME,
@@ -32,6 +38,7 @@ from xpz.io.archive.query import (
     build_candidates_query,
     read_upload,
 )
+from xpz.io.archive.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
 from xpz.io.atomic import atomic_path
 from xpz.io.formats import TableFormat
 from xpz.io.xp_continuous import ARCHIVE_BAND_COLUMNS
@@ -48,9 +55,11 @@ __all__ = [
     "FETCH_FORMATS",
     "FetchResult",
     "GaiaArchiveClient",
+    "RetryPolicy",
     "UploadKind",
     "batch_file_name",
     "build_candidates_query",
+    "default_client",
     "fetch",
     "read_upload",
     "split_batches",
@@ -85,61 +94,9 @@ FETCH_FORMATS = (
 )
 
 
-class ArchiveClient(Protocol):
-    """What :func:`fetch` needs from the archive."""
-
-    def query(self, adql: str, upload: Table | None = None) -> Table:
-        """Run ``adql``; ``upload``, if given, is visible as ``tap_upload.xpz_targets``."""
-        ...
-
-    def load_xp_continuous(self, ids: Sequence[int]) -> Table:
-        """Return the XP_CONTINUOUS rows (:data:`XP_CONTINUOUS_COLUMNS`) of ``ids``."""
-        ...
-
-
-class GaiaArchiveClient:
-    """The ESA Gaia archive through :mod:`astroquery.gaia` (anonymous; DR3 is public)."""
-
-    def __init__(self, data_release: str = "Gaia DR3") -> None:
-        from astroquery.gaia import Gaia
-
-        self._gaia = Gaia
-        self.data_release = data_release
-
-    def query(self, adql: str, upload: Table | None = None) -> Table:
-        """Run ``adql`` as an asynchronous job (no row limit) and return its result."""
-        job = self._gaia.launch_job_async(
-            adql,
-            upload_resource=upload,
-            upload_table_name=None if upload is None else UPLOAD_TABLE_NAME,
-        )
-        return job.get_results()
-
-    def load_xp_continuous(self, ids: Sequence[int]) -> Table:
-        """Download the XP_CONTINUOUS coefficients of ``ids`` (at most 5,000) via DataLink.
-
-        ``Gaia.load_data`` returns ``{file name: [tables]}``; the COMBINED structure
-        puts every source in one file.  VOTable is asked for because astroquery
-        parses it into typed tables (it leaves ECSV unparsed).
-        """
-        from astropy.table import Table, vstack
-
-        products = self._gaia.load_data(
-            ids=[int(i) for i in ids],
-            retrieval_type="XP_CONTINUOUS",
-            data_release=self.data_release,
-            data_structure="COMBINED",
-            format="votable",
-        )
-        tables = [
-            t if isinstance(t, Table) else t.to_table()
-            for name, parts in products.items()
-            if name.upper().startswith("XP_CONTINUOUS")
-            for t in parts
-        ]
-        if not tables:
-            raise XpzError(f"the archive returned no XP_CONTINUOUS product for {len(ids)} ids")
-        return vstack(tables, metadata_conflicts="silent")
+def default_client() -> ArchiveClient:
+    """The client :func:`fetch` uses when given none; tests replace this function."""
+    return GaiaArchiveClient()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,6 +230,7 @@ def _plan_batches(
     client: ArchiveClient,
     upload: Table | None,
     fmt: TableFormat,
+    retry: RetryPolicy,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run the candidate query and write candidates + manifest, or reuse an earlier run's."""
     import numpy as np
@@ -287,7 +245,12 @@ def _plan_batches(
             )
         return manifest["batches"], int(manifest["candidates"]["n_rows"])
 
-    candidates = client.query(request["query"], upload=upload)
+    candidates = call_with_retries(
+        "the candidate query",
+        lambda: client.query(request["query"], upload=upload),
+        retry,
+        hint="; nothing was written, rerun the same command when the archive answers",
+    )
     if "source_id" not in candidates.colnames:
         raise XpzError("the archive's candidate table has no source_id column")
     ids = np.asarray(candidates["source_id"], dtype=np.int64)
@@ -323,15 +286,18 @@ def fetch(
     client: ArchiveClient | None = None,
     progress: bool = True,
     match_radius_arcsec: float = 1.0,
+    retry: RetryPolicy | None = None,
 ) -> FetchResult:
     """Fetch galaxy candidates with XP spectra and their XP_CONTINUOUS data into ``out_dir``.
 
     ``upload`` is a target list for :func:`read_upload`; ``where``, ``limit``,
     ``g_max`` (mag) and ``match_radius_arcsec`` go to :func:`build_candidates_query`.
     Resumable: a rerun with the same arguments downloads only missing batches.
+    Each archive call is tried as ``retry`` allows (default :data:`DEFAULT_RETRY`,
+    read when called); a call that keeps failing raises
+    :class:`~xpz.io.archive.retry.ArchiveUnavailableError` naming the query or
+    the batch, with every batch finished before it kept for the rerun.
     """
-    from tqdm.auto import tqdm
-
     split_batches([], batch_size)  # validates batch_size before any network traffic
     _check_format(format)
     out = Path(out_dir)
@@ -348,23 +314,11 @@ def fetch(
         "batch_size": batch_size,
     }
     out.mkdir(parents=True, exist_ok=True)
-    client = GaiaArchiveClient() if client is None else client
-    batches, n_candidates = _plan_batches(out, request, client, upload_table, format)
-
+    retry = DEFAULT_RETRY if retry is None else retry
+    client = default_client() if client is None else client
+    batches, n_candidates = _plan_batches(out, request, client, upload_table, format, retry)
     todo = [b for b in batches if not (out / b["file"]).exists()]
-    done_ids = sum(len(b["source_ids"]) for b in batches) - sum(len(b["source_ids"]) for b in todo)
-    with tqdm(
-        total=done_ids + sum(len(b["source_ids"]) for b in todo),
-        initial=done_ids,
-        unit="src",
-        desc="XP_CONTINUOUS",
-        disable=not progress,
-    ) as bar:
-        for batch in todo:
-            table = client.load_xp_continuous(batch["source_ids"])
-            write_table(_check_xp_table(table, batch["source_ids"]), out / batch["file"], format)
-            bar.update(len(batch["source_ids"]))
-
+    _download(out, batches, todo, client, format, retry, progress)
     return FetchResult(
         out_dir=out,
         manifest=out / MANIFEST_NAME,
@@ -374,3 +328,35 @@ def fetch(
         n_downloaded=len(todo),
         n_skipped=len(batches) - len(todo),
     )
+
+
+def _download(
+    out: Path,
+    batches: list[dict[str, Any]],
+    todo: list[dict[str, Any]],
+    client: ArchiveClient,
+    format: TableFormat,
+    retry: RetryPolicy,
+    progress: bool,
+) -> None:
+    """Download and write the batches ``todo``, each call tried as ``retry`` allows."""
+    from tqdm.auto import tqdm
+
+    total = sum(len(b["source_ids"]) for b in batches)
+    saved = total - sum(len(b["source_ids"]) for b in todo)
+    with tqdm(
+        total=total, initial=saved, unit="src", desc="XP_CONTINUOUS", disable=not progress
+    ) as bar:
+        for batch in todo:
+            ids, index = batch["source_ids"], batches.index(batch)
+            table = call_with_retries(
+                f"XP_CONTINUOUS batch {index + 1} of {len(batches)} ({batch['file']},"
+                f" {len(ids)} source ids)",
+                functools.partial(client.load_xp_continuous, ids),
+                retry,
+                hint=f"; {saved} of {total} sources are saved in {out},"
+                " rerun the same command to fetch the rest",
+            )
+            write_table(_check_xp_table(table, ids), out / batch["file"], format)
+            saved += len(ids)
+            bar.update(len(ids))
