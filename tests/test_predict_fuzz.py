@@ -112,7 +112,7 @@ def check_predict(model: Path, path: Path, expected_ids: list[int | None] | None
         with no_hang():
             predict_files(model, [path], out, chunk_rows=3)
     except InputError as err:
-        message = str(err).rstrip()  # a trailing newline from pandas: rel-io's to strip
+        message = str(err)
         assert str(path) in message and "\n" not in message, message
         assert not out.exists()
         return

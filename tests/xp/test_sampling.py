@@ -71,6 +71,22 @@ def test_a_missing_band_gives_nan_pixels_and_flags(xp):
     assert (spectra.flag == Flag.MISSING_BP | Flag.NONFINITE_FLUX).all()
 
 
+def test_fluxes_beyond_float32_are_flagged(rng):
+    bp = random_band(rng, 2, 60)
+    huge = bp.coefficients.copy()
+    huge[1, 0] = 1e300  # finite in float64, not in the float32 fluxes
+    bp = XPBand(
+        huge,
+        bp.coefficient_errors,
+        bp.coefficient_correlations,
+        bp.standard_deviation,
+        bp.n_parameters,
+    )
+    spectra = xp_to_spectra(XPContinuous(np.array([1, 2]), bp, random_band(rng, 2, 40)))
+    assert spectra.flux.dtype == np.float32
+    assert spectra.flag.tolist() == [0, int(Flag.NONFINITE_FLUX)]
+
+
 def test_correlation_order_matches_gaiaxpy(rng):
     from gaiaxpy.core.generic_functions import array_to_symmetric_matrix
 

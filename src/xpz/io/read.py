@@ -32,14 +32,11 @@ from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from xpz.io import tables, xp_continuous, xp_sampled
 from xpz.io.formats import PathLike, TableFormat
 from xpz.io.headers import HeaderColumns
 from xpz.io.labels import check_labels
-from xpz.spectra import Flag, Spectra
-from xpz.xp.arrays import XPContinuous
+from xpz.spectra import Spectra
 from xpz.xp.sampling import xp_to_spectra
 
 __all__ = ["XP_CHUNK_DIVISOR", "InputKind", "identify_kind", "iter_input", "read_input"]
@@ -128,7 +125,7 @@ def read_input(
     kind = identify_kind(source, format, name=name)
     if kind is InputKind.XP_CONTINUOUS:
         xp = xp_continuous.read_xp_continuous(source, format)
-        spectra, where = _sampled(xp), xp.origin
+        spectra, where = xp_to_spectra(xp), xp.origin
     elif _is_path(source):
         spectra, where = tables.read_spectra(source, format), str(source)
     else:
@@ -157,7 +154,7 @@ def iter_input(
     parts: Iterator[Spectra]
     if identify_kind(path, format) is InputKind.XP_CONTINUOUS:
         xp_rows = max(1, chunk_rows // XP_CHUNK_DIVISOR)
-        parts = (_sampled(xp) for xp in xp_continuous.iter_xp_continuous(path, format, xp_rows))
+        parts = (xp_to_spectra(x) for x in xp_continuous.iter_xp_continuous(path, format, xp_rows))
     else:
         parts = tables.iter_spectra(path, chunk_rows, format)
     first_row = 0
@@ -176,17 +173,6 @@ def iter_input(
             continue
         for start in range(0, len(part), chunk_rows):  # a file read whole
             yield part[start : start + chunk_rows]
-
-
-def _sampled(xp: XPContinuous) -> Spectra:
-    """``xp`` sampled on the 186 pixels, flagging fluxes that overflow float32.
-
-    (Huge but finite coefficients, e.g. 1e300, give float64 fluxes that
-    :func:`~xpz.xp.sampling.xp_to_spectra` flags only before its float32 cast.)
-    """
-    spectra = xp_to_spectra(xp)
-    overflow = ~np.isfinite(spectra.flux).all(axis=1) & ((spectra.flag & Flag.NONFINITE_FLUX) == 0)
-    return spectra.with_flag(overflow, Flag.NONFINITE_FLUX) if overflow.any() else spectra
 
 
 def _table_name(source: Any) -> str:

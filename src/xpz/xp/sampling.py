@@ -50,13 +50,14 @@ def xp_to_spectra(
         solution = xp.band(band)
         fluxes.append(solution.coefficients @ matrices[band])
         errors.append(_pixel_errors(solution, matrices[band], chunk_size))
-    flux = np.concatenate(fluxes, axis=1)
+    with np.errstate(over="ignore"):  # huge finite coefficients overflow float32: flagged below
+        flux = np.concatenate(fluxes, axis=1).astype(np.float32)
     flag = np.zeros(len(xp), np.uint32)
     flag[~xp.bp.present] |= np.uint32(Flag.MISSING_BP)
     flag[~xp.rp.present] |= np.uint32(Flag.MISSING_RP)
     flag[~np.isfinite(flux).all(axis=1)] |= np.uint32(Flag.NONFINITE_FLUX)
     return Spectra(
-        flux=flux.astype(np.float32),
+        flux=flux,
         flux_error=np.concatenate(errors, axis=1).astype(np.float32),
         source_id=xp.source_id,
         z=xp.z,
