@@ -20,6 +20,10 @@ flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction);
 Parquet and CSV are written while predicting (bounded memory); FITS, ECSV and
 VOTable are assembled in memory (a few tens of bytes per row) and written at the
 end.  Every output is written to a temporary file and renamed when complete.
+Every format reads back with its ecosystem's default reader (astropy's
+``Table.read``, ``pandas.read_csv`` / ``read_parquet``, TOPCAT) without options,
+so a CSV catalogue is a plain header and rows: the provenance (model, its
+checksum, inputs, versions) is kept in the metadata of the other formats only.
 """
 
 from __future__ import annotations
@@ -175,8 +179,6 @@ class CatalogWriter:
     def _write_csv(self, table) -> None:
         if self._stream is None:
             self._stream = open(self._tmp, "w", newline="")  # noqa: SIM115 - closed in __exit__
-            for key, value in self.meta.items():
-                self._stream.write(f"# {key}: {value}\n")
             self._stream.write(",".join(table.colnames) + "\n")
         table.write(self._stream, format="ascii.no_header", delimiter=",")
 
