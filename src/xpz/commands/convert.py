@@ -14,21 +14,23 @@ import argparse
 NAME = "convert"
 HELP = "Convert a spectrum table between CSV, Parquet, FITS, ECSV, HDF5 and VOTable."
 
-FORMATS = ("csv", "parquet", "fits", "ecsv", "hdf5", "votable")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from xpz.io.formats import TableFormat
+    from xpz.io.table_writers import ParquetLayout
+
+    formats = [f.value for f in TableFormat]
     parser.add_argument("input", metavar="INPUT", help="spectrum table to read")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="file to write")
     parser.add_argument(
-        "--format", choices=FORMATS, help="output format (default: from OUTPUT's suffix)"
+        "--format", choices=formats, help="output format (default: from OUTPUT's suffix)"
     )
     parser.add_argument(
-        "--input-format", choices=FORMATS, help="input format (default: from INPUT's suffix)"
+        "--input-format", choices=formats, help="input format (default: from INPUT's suffix)"
     )
     parser.add_argument(
         "--parquet-layout",
-        choices=("columns", "list"),
+        choices=[layout.value for layout in ParquetLayout],
         default="columns",
         help="Parquet output: 186 flux columns (default) or one list column 'flux'",
     )

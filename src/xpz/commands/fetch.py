@@ -10,10 +10,10 @@ HELP = (
     "coefficients in batches of at most 5,000 (resumable; see docs/fetch.md)."
 )
 
-_FORMATS = ("csv", "ecsv", "fits", "votable", "parquet")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from xpz.io.archive.fetch import FETCH_FORMATS
+
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output directory (created if needed)")
     parser.add_argument(
         "--where",
@@ -42,7 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="source ids per XP_CONTINUOUS download, at most 5000 (default: 5000)",
     )
     parser.add_argument(
-        "--format", choices=_FORMATS, default="ecsv", help="output file format (default: ecsv)"
+        "--format",
+        choices=[f.value for f in FETCH_FORMATS],
+        default="ecsv",
+        help="output file format (default: ecsv)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import enum
 
 NAME = "predict"
 HELP = (
@@ -11,14 +12,34 @@ HELP = (
 )
 
 
+class Engine(enum.Enum):
+    """Where the prediction runs."""
+
+    #: This process, streaming the inputs in chunks.
+    LOCAL = "local"
+    #: A Dask cluster, one task per input partition.
+    DASK = "dask"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from xpz.inference import Runtime
+    from xpz.io.catalog import CATALOG_FORMATS
+
     parser.add_argument("model", help="model directory (e.g. RUN_DIR/model)")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input files or folders")
     parser.add_argument("-o", "--output", required=True, help="catalogue file")
+    from xpz.io.formats import TableFormat
+
     parser.add_argument(
-        "--format", help="catalogue format: parquet (default), fits, ecsv, csv, votable"
+        "--format",
+        choices=[f.value for f in CATALOG_FORMATS],
+        help="catalogue format (default: from the suffix; parquet without one)",
     )
-    parser.add_argument("--input-format", help="input format when the suffix does not tell")
+    parser.add_argument(
+        "--input-format",
+        choices=[f.value for f in TableFormat],
+        help="input format when the suffix does not tell",
+    )
     parser.add_argument(
         "--chunk-rows",
         type=int,
@@ -33,14 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runtime",
-        choices=["torch", "onnx"],
-        default="torch",
+        choices=[r.value for r in Runtime],
+        default=Runtime.TORCH.value,
         help="torch (default) or onnxruntime (MODEL may then be an .onnx file from 'xpz export')",
     )
     parser.add_argument(
         "--engine",
-        choices=["local", "dask"],
-        default="local",
+        choices=[e.value for e in Engine],
+        default=Engine.LOCAL.value,
         help="local: this process (default); dask: a Dask cluster over one partitioned "
         "Parquet file/folder or HATS catalogue, writing a partitioned output",
     )
@@ -59,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunk_rows < 1 or args.batch_size < 1:
         raise InputError("--chunk-rows and --batch-size must be at least 1")
-    kind = OutputKind.DIRECTORY if args.engine == "dask" else OutputKind.FILE
+    engine = Engine(args.engine)
+    kind = OutputKind.DIRECTORY if engine is Engine.DASK else OutputKind.FILE
     check_output(args.output, kind, [args.model, *args.inputs])
-    if args.engine == "dask":
+    if engine is Engine.DASK:
         from xpz.scale.dask_predict import predict_dask
 
         if len(args.inputs) != 1:

@@ -10,11 +10,12 @@ HELP = (
     "the same seed gives the same file."
 )
 
-_DISTRIBUTIONS = ("dissertation", "uniform")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from xpz.layout import Z_MAX
+    from xpz.simulate.config import RedshiftDistribution
+
+    distributions = [d.value for d in RedshiftDistribution if d is not RedshiftDistribution.CUSTOM]
 
     parser.add_argument("-n", type=int, required=True, metavar="N", help="number of spectra")
     parser.add_argument("--seed", type=int, required=True, help="random seed")
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--nz",
-        choices=_DISTRIBUTIONS,
+        choices=distributions,
         default="dissertation",
         help="redshift distribution (default: the dissertation's)",
     )

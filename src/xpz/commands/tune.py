@@ -14,6 +14,8 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from xpz.tuning.sampler import Sampler
+
     parser.add_argument("data", help="labelled spectra (z + 186 fluxes, or XP_CONTINUOUS + z)")
     parser.add_argument(
         "--trials", type=int, required=True, metavar="N", help="finished trials wanted in total"
@@ -29,7 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--study-name", default="xpz", help="study name (default: xpz)")
     parser.add_argument(
-        "--sampler", choices=["gp", "tpe", "random"], default="gp", help="default: gp"
+        "--sampler",
+        choices=[s.value for s in Sampler],
+        default=Sampler.GP.value,
+        help=f"default: {Sampler.GP.value}",
     )
     parser.add_argument("--epochs-per-trial", type=int, default=3, metavar="E", help="default: 3")
     parser.add_argument(

@@ -25,7 +25,6 @@ crashed; not counted, its slot is run again).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import math
 import os
 import socket
@@ -46,6 +45,7 @@ from xpz.tuning.report import (
     trial_rows,
     write_trials_csv,
 )
+from xpz.tuning.sampler import Sampler, make_sampler
 from xpz.tuning.space import SearchSpace, recipe_from_params, suggest
 
 if TYPE_CHECKING:
@@ -58,16 +58,6 @@ __all__ = ["Sampler", "TuneConfig", "TuneResult", "open_study", "tune"]
 
 JOURNAL_FILE = "study.journal"
 RECIPE_FILE = "best_recipe.json"
-
-
-class Sampler(enum.Enum):
-    """How the next trial's hyperparameters are chosen."""
-
-    #: Gaussian-process Bayesian optimisation (``optuna.samplers.GPSampler``).
-    GP = "gp"
-    #: Tree-structured Parzen estimator (``optuna.samplers.TPESampler``).
-    TPE = "tpe"
-    RANDOM = "random"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,19 +115,6 @@ class TuneResult:
     recipe_path: Path
     trials_csv: Path
     report: Path
-
-
-def make_sampler(kind: Sampler, seed: int, startup_trials: int) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler ``kind``, seeded."""
-    import optuna
-
-    if kind is Sampler.GP:
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials)
-    if kind is Sampler.TPE:
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=startup_trials, constant_liar=True
-        )
-    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def make_storage(storage: str | Path | None, out_dir: Path) -> optuna.storages.BaseStorage:
