@@ -21,22 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.scale.support.commands import run_ok, xpz
 
 pytest.importorskip("distributed")
 
 PRELOAD = Path(__file__).parent / "support" / "slow_partitions.py"
 #: Seconds each partition's prediction waits in the workers (see support/slow_partitions.py).
 DELAY = 0.25
-
-
-def xpz(*args: str) -> list[str]:
-    return [sys.executable, "-m", "xpz.cli", *args]
-
-
-def run_ok(command: list[str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def free_port() -> int:

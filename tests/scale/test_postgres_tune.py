@@ -11,12 +11,12 @@ import functools
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from tests.scale.support.commands import run_ok, xpz
 
 URL = os.environ.get("XPZ_TEST_POSTGRES_URL", "")
 _WHY = os.environ.get(
@@ -31,16 +31,6 @@ pytestmark = [
 
 #: Small trials: one epoch on at most 60 training spectra.
 TUNE_OPTIONS = ["--epochs-per-trial", "1", "--sampler", "random", "--max-rows", "60"]
-
-
-def xpz(*args: str) -> list[str]:
-    return [sys.executable, "-m", "xpz.cli", *args]
-
-
-def run_ok(command: list[str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture(scope="module")
