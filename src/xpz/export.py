@@ -10,7 +10,8 @@ into one self-contained ``.onnx`` file:
   so the file needs no xpz code to run;
 * outputs: the model's ``summarize()`` estimates (``z_pred``, and for
   distributional models ``z_err`` and the quantiles), float32 (N,), plus the
-  gridded ``pdf`` (N, K) when exported with ``include_pdf=True``;
+  gridded ``pdf`` (N, K) when exported with ``include_pdf=True``; a row with a
+  non-finite scaled input gets NaN outputs, as in torch;
 * metadata: the whole ``model.json`` (``xpz.model_json``, with its
   ``integrity`` checksum, verified again by :class:`OnnxModel`), the weights'
   SHA-256, the pixel-layout and model-format versions.
