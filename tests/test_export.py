@@ -164,3 +164,54 @@ def test_edited_model_json_in_onnx_metadata_is_refused(tmp_path, spectra):
     onnx.save(proto, str(tmp_path / "edited.onnx"))
     with pytest.raises(ModelFileError, match=r"edited\.onnx: model config checksum mismatch"):
         OnnxModel(tmp_path / "edited.onnx")
+
+
+def _save_tiny_xpznet(path, flux):
+    """A tiny XpzNet with the default recipe's scaling and a fitted temperature."""
+    from xpz.models.registry import build_model
+    from xpz.models.xpznet import XpzNetConfig
+    from xpz.recipes import xpz_recipe
+
+    config = XpzNetConfig(conv_filters=(4, 8), conv_kernels=(5, 3), hidden_units=16, n_bins=60)
+    model = build_model(config, seed=0)
+    model.set_temperature(1.7)
+    scaler = xpz_recipe().make_scaler().fit(flux)
+    return save_model(path, model, scaler, metadata={"z_range": [0.0, 0.6]})
+
+
+def _max_difference(got, expected):
+    """Largest |ONNX - torch| of each output, NaN where both are NaN."""
+    assert set(got) == set(expected)
+    out = {}
+    for name, value in expected.items():
+        assert got[name].shape == value.shape, name
+        assert np.array_equal(np.isnan(got[name]), np.isnan(value)), name
+        out[name] = float(np.nanmax(np.abs(got[name] - value)))
+    return out
+
+
+@pytest.mark.parametrize("include_pdf", [False, True])
+def test_default_model_xpznet_matches_torch(tmp_path, spectra, include_pdf):
+    flux, _ = spectra
+    model_dir = _save_tiny_xpznet(tmp_path / "xpz", flux)
+    runner = OnnxModel(export_onnx(model_dir, tmp_path / "xpz.onnx", include_pdf=include_pdf))
+    expected = predict_batches(load_model(model_dir), flux)
+    quantiles = {"z_pred", "z_err", "z_q025", "z_q16", "z_q84", "z_q975"}
+    assert set(expected) == quantiles | {"pdf"}
+    if not include_pdf:
+        del expected["pdf"]
+    assert set(runner.output_names) == set(expected)
+    differences = _max_difference(runner.predict(flux, batch_size=10), expected)
+    assert all(d < 1e-5 for d in differences.values()), differences
+    assert np.isnan(expected["z_pred"][7])  # the all-NaN row: NaN in both
+
+
+def test_cli_export_of_default_model_with_pdf(tmp_path, spectra, capsys):
+    from xpz.cli import main
+
+    model_dir = _save_tiny_xpznet(tmp_path / "xpz", spectra[0])
+    command = ["export", str(model_dir), "--onnx", "--pdf", "-o", str(tmp_path / "m.onnx")]
+    assert main(command) == 0
+    assert "m.onnx" in capsys.readouterr().out
+    outputs = OnnxModel(tmp_path / "m.onnx").session.get_outputs()
+    assert [o.name for o in outputs][-1] == "pdf" and outputs[-1].shape[1] == 60

@@ -63,6 +63,78 @@ def test_summary_of_a_one_bin_distribution() -> None:
     assert float(s["z_q025"]) < float(s["z_pred"]) < float(s["z_q975"])
 
 
+LEVELS = np.array([0.025, 0.16, 0.5, 0.84, 0.975])
+QUANTILE_NAMES = ("z_q025", "z_q16", "z_pred", "z_q84", "z_q975")
+
+
+def _numpy_summary(model: XpzNet, logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles (N, 5) and density by :mod:`xpz.pdf` from the model's bin probabilities."""
+    probs = model.probabilities(logits).double().numpy()
+    density, grid = zpdf.from_bin_probabilities(probs, model.config.z_edges())
+    return zpdf.quantiles(density, grid, LEVELS), density
+
+
+def _logits(rng: np.random.Generator, config: XpzNetConfig, n: int) -> torch.Tensor:
+    """Random, peaked (narrower than a bin up to 10 bins wide) and gapped (-inf) logits."""
+    grid = config.z_grid()
+    random = 3.0 * rng.standard_normal((n, config.n_bins))
+    centre, width = (
+        rng.uniform(0.05, 0.55, (n, 1)),
+        rng.uniform(0.2, 10, (n, 1)) * 0.6 / config.n_bins,
+    )
+    peaked = -0.5 * ((grid - centre) / width) ** 2
+    gapped = random.copy()
+    gapped[:, config.n_bins // 3 : config.n_bins // 2] = -np.inf  # zero density: a flat CDF
+    gapped[: n // 4, config.n_bins // 2 + 3 :] = -np.inf
+    gapped[0] = -np.inf
+    gapped[0, 7] = 0.0  # all mass in one bin
+    return torch.from_numpy(np.concatenate([random, peaked, gapped])).float()
+
+
+@pytest.mark.parametrize("n_bins", [30, 600])
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_torch_summary_equals_numpy_quantiles(rng, n_bins: int, temperature: float) -> None:
+    model = _model(dataclasses.replace(TINY, n_bins=n_bins)).eval()
+    model.set_temperature(temperature)
+    logits = _logits(rng, model.config, 40)
+    s = model.summarize(logits)
+    expected, density = _numpy_summary(model, logits)
+    got = np.stack([s[name].numpy() for name in QUANTILE_NAMES], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(s["pdf"].numpy(), density, rtol=1e-6, atol=0)
+    half = 0.5 * (expected[:, 3] - expected[:, 1])
+    np.testing.assert_allclose(s["z_err"].numpy(), half, rtol=0, atol=1e-6)
+
+
+def test_grid_quantiles_equal_numpy_in_float64(rng) -> None:
+    """Same bins, interpolation and ties as :func:`xpz.pdf.quantiles`, flat stretches too."""
+    from xpz.models.grid_quantiles import grid_quantiles
+
+    grid = np.linspace(0.0, 0.6, 61)
+    pdf = rng.gamma(0.3, size=(300, grid.size))
+    pdf[:, 20:30] = 0.0
+    pdf[:50, 45:] = 0.0
+    pdf[7] = 0.0
+    pdf[7, 40] = 1.0  # one-point spike
+    levels = np.array([0.0, 0.025, 0.16, 0.5, 0.84, 0.975, 1.0])
+    got = grid_quantiles(*(torch.from_numpy(a) for a in (pdf, grid, levels))).numpy()
+    np.testing.assert_allclose(got, zpdf.quantiles(pdf, grid, levels), rtol=0, atol=1e-12)
+    inner = levels[1:-1]  # in float32 the CDF may reach 1 a grid point early in a flat tail
+    as32 = grid_quantiles(*(torch.from_numpy(a).float() for a in (pdf, grid, inner))).numpy()
+    np.testing.assert_allclose(as32, zpdf.quantiles(pdf, grid, inner), rtol=0, atol=1e-5)
+
+
+def test_non_finite_output_rows_give_nan_and_leave_the_others() -> None:
+    model = _model().eval()
+    logits = 3.0 * torch.randn(4, 30)
+    bad = logits.clone()
+    bad[1, 3], bad[2] = torch.inf, torch.nan
+    s, clean = model.summarize(bad), model.summarize(logits)
+    for name, value in s.items():
+        assert torch.isnan(value[1:3]).all(), name
+        torch.testing.assert_close(value[[0, 3]], clean[name][[0, 3]], rtol=0, atol=0)
+
+
 def test_temperature_widens_intervals() -> None:
     model = _model().eval()
     centres = torch.rand(20, 1) * 0.4 + 0.1  # unimodal: Gaussian-shaped log densities

@@ -42,9 +42,9 @@ from numpy.typing import ArrayLike, NDArray
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from xpz import pdf as zpdf
 from xpz.layout import Z_MAX
 from xpz.models.base import ModelConfig, RedshiftModel
+from xpz.models.grid_quantiles import grid_quantiles
 from xpz.models.paper import PaperConfig
 from xpz.models.temperature import calibrate_temperature
 
@@ -337,20 +337,20 @@ class XpzNet(RedshiftModel):
 
         ``pdf`` (N, n_bins) is in units of 1/z on :meth:`XpzNetConfig.z_grid`.
         A row whose output is not finite (an input the network overflows on)
-        gets NaN everywhere instead of an error.
+        gets NaN everywhere instead of an error.  Torch operations only
+        (:mod:`xpz.models.grid_quantiles`, computed in float64), so the ONNX
+        export reproduces it.
         """
-        probs = self.probabilities(output.detach()).cpu().double().numpy()
-        finite = np.isfinite(probs).all(axis=1)
-        density = np.full(probs.shape, np.nan)
-        values = np.full((len(probs), len(SUMMARY_QUANTILES)), np.nan)
-        if finite.any():
-            good, grid = zpdf.from_bin_probabilities(probs[finite], self.config.z_edges())
-            density[finite] = good
-            values[finite] = zpdf.quantiles(good, grid, list(SUMMARY_QUANTILES.values()))
-        out = {
-            name: torch.from_numpy(values[:, j]).float().to(output.device)
-            for j, name in enumerate(SUMMARY_QUANTILES)
-        }
+        probs = self.probabilities(output.detach())
+        if probs.device.type == "mps":  # no float64 there
+            probs = probs.cpu()
+        edges = torch.from_numpy(self.config.z_edges()).to(probs.device)
+        grid = 0.5 * (edges[1:] + edges[:-1])
+        finite = torch.isfinite(probs.sum(dim=1, keepdim=True))
+        density = torch.where(finite, probs.double() / (edges[1:] - edges[:-1]), torch.nan)
+        levels = torch.tensor(list(SUMMARY_QUANTILES.values()), dtype=torch.float64)
+        values = grid_quantiles(density, grid, levels.to(probs.device)).float().to(output.device)
+        out = {name: values[:, j] for j, name in enumerate(SUMMARY_QUANTILES)}
         out["z_err"] = 0.5 * (out["z_q84"] - out["z_q16"])
-        out["pdf"] = torch.from_numpy(density).float().to(output.device)
+        out["pdf"] = density.float().to(output.device)
         return out
