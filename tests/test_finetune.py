@@ -149,6 +149,10 @@ def test_cli_resumes_an_interrupted_fine_tuning(tmp_path, initial, new_sim, monk
         assert torch.equal(whole[name], resumed[name]), name
     meta = model_json(tmp_path / "cut" / MODEL_DIR)["metadata"]
     assert meta["init"]["path"] == str(initial.resolve()) and meta["init"]["freeze"] == 1
+    capsys.readouterr()
+    for changed in (args[:-1] + ["2"], args[:4]):  # another --freeze; no --init
+        assert main([*changed, "-o", str(tmp_path / "cut"), "--resume"]) == 2
+        assert "resume it with the same --init and --freeze" in capsys.readouterr().err
 
 
 def test_cli_default_xpz_model_fine_tunes_with_its_own_schedule(tmp_path, first_sim, new_sim):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xpz.errors import InputError
+from xpz.errors import InputError, XpzError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
 from xpz.models.modelfile import LoadedModel
@@ -184,8 +184,7 @@ def run_training(
     if initial is not None:
         extra["init"] = settings["init"] = initial_provenance(initial, freeze)
         start_from(model, initial, freeze)
-    with atomic_path(run_dir / RECIPE_FILE) as tmp:
-        tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    _write_settings(run_dir / RECIPE_FILE, settings, resume=resume)
     result = train(
         model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data, extra)
     )
@@ -205,6 +204,27 @@ def run_training(
         config=settings,
     )
     return RunResult(run_dir, result.model_dir, report, evaluation.metrics)
+
+
+def _same_start(init: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """What must match between a fine-tuning run and its resumption (not the model's path)."""
+    if init is None:
+        return None
+    return init.get("integrity_sha256"), init.get("weights_sha256"), init.get("freeze")
+
+
+def _write_settings(path: Path, settings: Mapping[str, Any], *, resume: bool) -> None:
+    """Write ``recipe.json``; a resumed run must start from the same initial model (or none)."""
+    if resume and path.is_file():
+        before = json.loads(path.read_text()).get("init")
+        if _same_start(before) != _same_start(settings.get("init")):
+            raise XpzError(
+                f"cannot resume {path.parent}: it was started from initial model "
+                f"{(before or {}).get('path')} with --freeze {(before or {}).get('freeze', 0)}; "
+                "resume it with the same --init and --freeze"
+            )
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _calibration(data: TrainingData, extra: Mapping[str, Any] | None = None) -> Finalizer:
