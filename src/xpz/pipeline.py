@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xpz.errors import InputError, XpzError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
+from xpz.models.modelfile import LoadedModel
 from xpz.recipes import Recipe, prepare_training_data
 from xpz.spectra import Spectra
 from xpz.training.data import TrainingData
@@ -137,13 +139,34 @@ def run_training(
     split_seed: int = 0,
     stratify: bool = False,
     resume: bool = False,
+    init: str | Path | LoadedModel | None = None,
+    freeze: int = 0,
 ) -> RunResult:
-    """Train ``recipe`` on ``spectra`` (63/27/10 split), test it and write the report."""
-    from xpz.models.modelfile import LoadedModel
+    """Train ``recipe`` on ``spectra`` (63/27/10 split), test it and write the report.
+
+    With ``init`` (a model directory, or a loaded model) the run fine-tunes that
+    model: the recipe's model config must be its config, training starts from
+    its weights with the first ``freeze`` convolution blocks frozen, the inputs
+    are scaled with its scaler, the result is recalibrated on this run's
+    validation split, and ``model.json`` records it under ``metadata["init"]``
+    (see :mod:`xpz.training.finetune`).  A resumed run continues from its
+    checkpoint, not from ``init``.
+    """
     from xpz.models.registry import build_model
     from xpz.training import train
     from xpz.training.distributed import is_main_process
+    from xpz.training.finetune import (
+        check_same_architecture,
+        initial_provenance,
+        load_initial,
+        start_from,
+    )
 
+    if freeze and init is None:
+        raise InputError("freezing convolution blocks needs an initial model (--init)")
+    initial = None if init is None else load_initial(init)
+    if initial is not None:
+        check_same_architecture(recipe.model, initial)
     run_dir = Path(run_dir)
     provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
     split, data = prepare_training_data(
@@ -152,14 +175,18 @@ def run_training(
         split_seed=split_seed,
         stratify=stratify,
         provenance={**provenance, "split_seed": split_seed, "stratified": stratify},
+        scaler=None if initial is None else initial.scaler,
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     settings = {"recipe": recipe.to_dict(), "split_seed": split_seed, "stratify": stratify}
-    with atomic_path(run_dir / RECIPE_FILE) as tmp:
-        tmp.write_text(json.dumps(settings, indent=2) + "\n")
     model = build_model(recipe.model, seed=recipe.training.seed)
+    extra: dict[str, Any] = {}
+    if initial is not None:
+        extra["init"] = settings["init"] = initial_provenance(initial, freeze)
+        start_from(model, initial, freeze)
+    _write_settings(run_dir / RECIPE_FILE, settings, resume=resume)
     result = train(
-        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data)
+        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data, extra)
     )
     if not is_main_process():  # under torchrun, process 0 alone tests and reports
         return RunResult(run_dir, result.model_dir, run_dir / REPORT_DIR / "report.html", {})
@@ -179,12 +206,36 @@ def run_training(
     return RunResult(run_dir, result.model_dir, report, evaluation.metrics)
 
 
-def _calibration(data: TrainingData) -> Finalizer:
-    """Post-hoc calibration of the trained model on the validation set (before its save)."""
+def _same_start(init: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """What must match between a fine-tuning run and its resumption (not the model's path)."""
+    if init is None:
+        return None
+    return init.get("integrity_sha256"), init.get("weights_sha256"), init.get("freeze")
+
+
+def _write_settings(path: Path, settings: Mapping[str, Any], *, resume: bool) -> None:
+    """Write ``recipe.json``; a resumed run must start from the same initial model (or none)."""
+    if resume and path.is_file():
+        before = json.loads(path.read_text()).get("init")
+        if _same_start(before) != _same_start(settings.get("init")):
+            raise XpzError(
+                f"cannot resume {path.parent}: it was started from initial model "
+                f"{(before or {}).get('path')} with --freeze {(before or {}).get('freeze', 0)}; "
+                "resume it with the same --init and --freeze"
+            )
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def _calibration(data: TrainingData, extra: Mapping[str, Any] | None = None) -> Finalizer:
+    """Post-hoc calibration of the trained model on the validation set (before its save).
+
+    ``extra`` joins the model file's metadata with what was fitted.
+    """
 
     def calibrate(model: RedshiftModel) -> dict[str, Any]:
         fitted = model.calibrate(data.x_validation, data.z_validation)
-        return {"calibration": fitted} if fitted else {}
+        return {**(extra or {}), **({"calibration": fitted} if fitted else {})}
 
     return calibrate
 

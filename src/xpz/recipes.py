@@ -28,6 +28,7 @@ import numpy as np
 from xpz.errors import InputError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import ModelConfig
+from xpz.models.modelfile import LoadedModel
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import config_kind, model_config_from_dict
 from xpz.models.xpznet import XpzNetConfig
@@ -36,10 +37,12 @@ from xpz.spectra import Spectra
 from xpz.split import Split, split_indices
 from xpz.training.config import Optimizer, Schedule, TrainConfig
 from xpz.training.data import TrainingData, make_training_data
+from xpz.training.finetune import finetune_config, initial_training
 
 __all__ = [
     "PRESETS",
     "Recipe",
+    "finetune_recipe",
     "get_preset",
     "paper_recipe",
     "prepare_training_data",
@@ -177,6 +180,25 @@ def get_preset(name: str) -> Recipe:
     return PRESETS[name]
 
 
+def finetune_recipe(initial: LoadedModel) -> Recipe:
+    """The recipe to fine-tune ``initial``: its model config, a fine-tuning schedule.
+
+    The training config is :func:`xpz.training.finetune.finetune_config` of the
+    one stored in the initial model's file (of its kind's preset if none).  The
+    scaling is the preset's; fine-tuning uses the initial model's fitted scaler.
+    """
+    kind = initial.model.kind
+    preset = next((p for p in PRESETS.values() if config_kind(p.model) == kind), xpz_recipe())
+    training = finetune_config(initial_training(initial, preset.training))
+    return Recipe(
+        initial.model.config,
+        training,
+        dict(preset.scaling),
+        name=f"finetune-{kind}",
+        description=f"fine-tuning of {initial.path}",
+    )
+
+
 def prepare_training_data(
     spectra: Spectra,
     recipe: Recipe,
@@ -185,12 +207,15 @@ def prepare_training_data(
     stratify: bool = False,
     max_train_rows: int | None = None,
     provenance: Mapping[str, Any] | None = None,
+    scaler: Scaler | None = None,
 ) -> tuple[Split, TrainingData]:
     """Split ``spectra`` 63/27/10, fit the recipe's scaler on the training rows, scale.
 
     ``stratify`` stratifies the split by redshift bin; ``max_train_rows`` keeps
-    at most that many (seeded, random) training rows.  Returns the split (its
-    test rows are for evaluation) and the scaled training and validation data.
+    at most that many (seeded, random) training rows.  A fitted ``scaler``
+    (fine-tuning: the initial model's) is used as it is, instead of the recipe's.
+    Returns the split (its test rows are for evaluation) and the scaled
+    training and validation data.
     """
     z = spectra.require_z("training spectra")
     split = split_indices(len(z), seed=split_seed, stratify_z=z if stratify else None)
@@ -198,7 +223,8 @@ def prepare_training_data(
         rng = np.random.default_rng(split_seed)
         train_rows = np.sort(rng.choice(split.train, max_train_rows, replace=False))
         split = Split(train_rows, split.validation, split.test)
-    scaler = recipe.make_scaler().fit(spectra.flux[split.train])
+    if scaler is None:
+        scaler = recipe.make_scaler().fit(spectra.flux[split.train])
     data = make_training_data(
         spectra,
         split,

@@ -7,7 +7,16 @@ import argparse
 NAME = "train"
 HELP = (
     "Train a redshift model on labelled spectra (63/27/10 split), evaluate it on the test "
-    "split and write a run directory with the model, history, predictions and report."
+    "split and write a run directory with the model, history, predictions and report; "
+    "--init MODEL fine-tunes a trained model instead."
+)
+#: What ``--init`` without ``--preset``/``--config`` trains (see ``xpz.training.finetune``).
+FINETUNE_HELP = (
+    "fine-tune this trained model (a model directory) instead of starting from random "
+    "weights: same architecture (another model config is refused), its scaler, "
+    "recalibrated on the new validation split, recorded in model.json. Without --preset "
+    "or --config the model config is MODEL's and the training is MODEL's own with the "
+    "learning rate / 10, half the epochs and a cosine decay without warm-up"
 )
 
 
@@ -20,6 +29,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", metavar="JSON", help="recipe file, e.g. from 'xpz tune'")
     parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
     parser.add_argument("--seed", type=int, help="override the training seed")
     parser.add_argument("--device", help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
     parser.add_argument(
@@ -27,16 +37,22 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def recipe_from_args(args: argparse.Namespace):  # -> xpz.recipes.Recipe
-    """The recipe the options ask for."""
+def recipe_from_args(args: argparse.Namespace, initial=None):  # -> xpz.recipes.Recipe
+    """The recipe the options ask for (fine-tuning ``initial`` when no recipe is named)."""
     from xpz.errors import InputError
-    from xpz.recipes import Recipe
+    from xpz.recipes import Recipe, finetune_recipe
 
     try:
-        recipe = Recipe.load(args.config) if args.config else Recipe.from_preset(args.preset)
+        if args.config:
+            recipe = Recipe.load(args.config)
+        elif args.preset is None and initial is not None:
+            recipe = finetune_recipe(initial)
+        else:
+            recipe = Recipe.from_preset(args.preset or "xpz")
         changes = {
             "epochs": args.epochs,
             "batch_size": args.batch_size,
+            "lr": args.lr,
             "seed": args.seed,
             "device": args.device,
             "progress": args.progress,
@@ -71,16 +87,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in RUN_DIR"
     )
+    parser.add_argument("--init", metavar="MODEL", help=FINETUNE_HELP)
+    parser.add_argument(
+        "--freeze",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --init: freeze the first N convolution blocks (weights and BatchNorm)",
+    )
+    parser.set_defaults(preset=None)  # to tell "--preset xpz" from no --preset with --init
 
 
 def run(args: argparse.Namespace) -> int:
+    from xpz.errors import InputError
     from xpz.io.atomic import OutputKind, check_output
     from xpz.io.read import read_input
     from xpz.pipeline import run_training
+    from xpz.training.finetune import load_initial
 
-    inputs = [args.data] + ([args.config] if args.config else [])
+    inputs = [args.data] + [p for p in (args.config, args.init) if p]
     check_output(args.output, OutputKind.DIRECTORY, inputs)
-    recipe = recipe_from_args(args)
+    if args.freeze and not args.init:
+        raise InputError("--freeze needs --init MODEL")
+    initial = load_initial(args.init) if args.init else None
+    recipe = recipe_from_args(args, initial)
     spectra = read_input(args.data, training=True)
     result = run_training(
         spectra,
@@ -89,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         split_seed=args.split_seed,
         stratify=args.stratify,
         resume=args.resume,
+        init=initial,
+        freeze=args.freeze,
     )
     print_result(result)
     return 0

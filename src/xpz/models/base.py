@@ -132,6 +132,8 @@ class RedshiftModel(nn.Module, abc.ABC):
     point_estimate: ClassVar[bool] = False
     #: True for the frozen copies :meth:`for_inference` returns.
     _inference_only: bool = False
+    #: How many of :meth:`conv_blocks` are frozen (:meth:`freeze_conv_blocks`).
+    frozen_blocks: int = 0
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -202,13 +204,37 @@ class RedshiftModel(nn.Module, abc.ABC):
         frozen._inference_only = True
         return frozen
 
+    def conv_blocks(self) -> list[nn.Module]:
+        """The convolution blocks, input side first, that :meth:`freeze_conv_blocks` freezes."""
+        return []
+
+    def freeze_conv_blocks(self, n: int) -> None:
+        """Freeze the first ``n`` convolution blocks (fine-tuning): no gradients, eval mode.
+
+        Their parameters get ``requires_grad=False``, and their BatchNorm layers
+        (if any) stay in eval mode in :meth:`train`, so that neither weights nor
+        running statistics change.
+        """
+        count = len(self.conv_blocks())
+        if not 0 <= n <= count:
+            raise ValueError(
+                f"cannot freeze {n} convolution block(s): this {self.kind} model has {count}"
+            )
+        for block in self.conv_blocks()[:n]:
+            block.requires_grad_(False)
+        self.frozen_blocks = n
+        self.train(self.training)
+
     def train(self, mode: bool = True) -> Self:
         if mode and self._inference_only:
             raise RuntimeError(
                 f"this {type(self).__name__} is an inference copy (for_inference()); "
                 "train the original model"
             )
-        return super().train(mode)
+        super().train(mode)
+        for block in self.conv_blocks()[: self.frozen_blocks]:
+            block.eval()
+        return self
 
     def example_input(self, n: int = 2) -> Tensor:
         """Zeros of the input shape, for shape checks and tracing."""

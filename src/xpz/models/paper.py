@@ -179,6 +179,11 @@ class PaperCNN(RedshiftModel):
             x = block(x)
         return x
 
+    def conv_blocks(self) -> list[nn.Module]:
+        """The ``(conv, activation)`` blocks, input side first."""
+        conv = (nn.Conv1d, nn.Conv2d)
+        return [b for b in self.blocks if isinstance(b, nn.Sequential) and isinstance(b[0], conv)]
+
     def loss(self, output: Tensor, z: Tensor) -> Tensor:
         return point_loss(self.config.loss, output[:, 0], z)
 

@@ -273,6 +273,11 @@ class XpzNet(RedshiftModel):
             )
         return self.head(self.features(x))
 
+    def conv_blocks(self) -> list[nn.Module]:
+        """One ``(conv, BN, ReLU, pool)`` block per convolution; the first includes the input BN."""
+        blocks = list(self.features)[1:-1]
+        return [nn.Sequential(self.features[0], blocks[0]), *blocks[1:]] if blocks else []
+
     def for_inference(self) -> XpzNet:
         """A frozen copy with each block's BatchNorm folded into its convolution.
 
