@@ -6,7 +6,10 @@ correlation matrices), given as a pandas DataFrame with the archive's columns.  
 per call, so it gets the union of the layout's BP and RP positions in a single
 call (the cheapest way to obtain both bands with it).  Timings include reading
 the DataFrame (xpz: :func:`read_xp_continuous`; GaiaXPy: its input reader) and
-are the best of ``--repeat`` runs, as the machine may be shared.
+are the best of ``--repeat`` runs, as the machine may be shared.  xpz is timed
+twice: with flux errors (the full covariance, in float64) and with
+``errors=False`` (fluxes only, what ``xpz predict`` does for a model that reads
+no errors; fluxes bit-identical), beside reading the table alone.
 
 It also times the one step no exact method can skip: the pixel variances
 ``var_p = sum_k c_k G_kp`` over the 1,485 coefficient pairs (plus 55 squares)
@@ -47,6 +50,10 @@ def best_of(repeat: int, function, *args):
 
 def xpz_convert(frame):
     return xp_to_spectra(read_xp_continuous(frame))
+
+
+def xpz_convert_fluxes(frame):
+    return xp_to_spectra(read_xp_continuous(frame), errors=False)
 
 
 def gaiaxpy_convert(frame, sampling: np.ndarray):
@@ -147,6 +154,14 @@ def _band_errors(xp, band: Band) -> np.ndarray:
     return _pixel_errors(xp.band(band), pixel_design_matrices(default_layout())[band], 256)
 
 
+def _same(fluxes, spectra) -> bool:
+    """True when the fluxes and flags without errors equal those with errors, bit for bit."""
+    return fluxes.flux_error is None and (
+        fluxes.flux.tobytes() == spectra.flux.tobytes()
+        and np.array_equal(fluxes.flag, spectra.flag)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="number of sources (%(default)s)")
@@ -167,6 +182,8 @@ def main() -> None:
     layout = default_layout()
     sampling = np.sort(np.concatenate([layout.bp_pwl, layout.rp_pwl]))
     spectra, xpz_seconds = best_of(args.repeat, xpz_convert, frame)
+    fluxes, fluxes_seconds = best_of(args.repeat, xpz_convert_fluxes, frame)
+    _, read_seconds = best_of(args.repeat, read_xp_continuous, frame)
     out, gaiaxpy_seconds = best_of(args.repeat, gaiaxpy_convert, frame, sampling)
     flux, flux_error = gaiaxpy_on_layout(out, sampling)
 
@@ -177,6 +194,13 @@ def main() -> None:
     print(f"xpz     : {xpz_seconds:8.3f} s  {args.n / xpz_seconds:12.0f} spectra/s")
     print(f"gaiaxpy : {gaiaxpy_seconds:8.3f} s  {args.n / gaiaxpy_seconds:12.0f} spectra/s")
     print(f"speed-up: {gaiaxpy_seconds / xpz_seconds:.0f}x")
+    print(
+        f"xpz, errors=False: {fluxes_seconds:8.3f} s  {args.n / fluxes_seconds:12.0f} spectra/s"
+        f"  ({gaiaxpy_seconds / fluxes_seconds:.0f}x gaiaxpy with errors,"
+        f" {xpz_seconds / fluxes_seconds:.1f}x xpz with errors);"
+        f" fluxes and flags bit-identical: {_same(fluxes, spectra)}"
+    )
+    print(f"  of which reading the table (read_xp_continuous) alone: {read_seconds:.3f} s")
     read = correlation_read_seconds(frame, args.repeat)
     print(f"copying the correlation cells once, alone: {read:.3f} s")
     for dtype in (np.float64, np.float32):

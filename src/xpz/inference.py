@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xpz.errors import InputError
+from xpz.predict_inputs import file_chunks, input_files, iter_input_spectra, reads_flux_error
 from xpz.spectra import Flag, Spectra
 
 __all__ = [
@@ -158,12 +159,6 @@ def flag_predictions(
     return flag
 
 
-def _input_channels(model) -> int:
-    """1: the model reads fluxes; 2: fluxes and their errors (torch or ONNX predictor)."""
-    network = getattr(model, "model", model)  # a LoadedModel's network, or the ONNX runner
-    return int(getattr(network, "input_channels", 1))
-
-
 def unusable_rows(model, spectra: Spectra, scaled: NDArray[np.floating]) -> NDArray[np.bool_]:
     """True for rows the model cannot take: they get NaN estimates and ``NO_ESTIMATE``.
 
@@ -176,7 +171,7 @@ def unusable_rows(model, spectra: Spectra, scaled: NDArray[np.floating]) -> NDAr
     bad |= ~(spectra.flux != 0).any(axis=1)
     with np.errstate(all="ignore"):
         bad |= ~np.isfinite(scaled.astype(np.float32)).all(axis=1)
-        if _input_channels(model) == 2:
+        if reads_flux_error(model):
             if spectra.flux_error is None:
                 raise InputError("this model reads flux errors, and the input has none")
             bad |= ~np.isfinite(spectra.flux_error).all(axis=1)
@@ -217,18 +212,21 @@ def predict_spectra(
     return estimates, flag
 
 
-def _as_spectra(data: Any) -> Spectra:
+def _as_spectra(data: Any, *, flux_error: bool = True) -> Spectra:
     if isinstance(data, Spectra):
         return data
     from xpz.io.read import read_input
 
-    return read_input(Path(data) if isinstance(data, (str, os.PathLike)) else data)
+    source = Path(data) if isinstance(data, (str, os.PathLike)) else data
+    return read_input(source, flux_error=flux_error)
 
 
 def predict(
     model: Any, data: Any, *, batch_size: int = 1024, runtime: Runtime | str = Runtime.TORCH
 ):  # -> astropy.table.Table
     """Redshifts for ``data`` with ``model``, as an astropy Table (the catalogue columns).
+
+    XP_CONTINUOUS input is sampled without flux errors unless the model reads them.
 
     Parameters
     ----------
@@ -241,7 +239,7 @@ def predict(
     from xpz.io.catalog import catalog_table
 
     predictor = open_model(model, runtime)
-    spectra = _as_spectra(data)
+    spectra = _as_spectra(data, flux_error=reads_flux_error(predictor))
     try:
         estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
     except InputError as err:
@@ -254,37 +252,6 @@ def predict(
         table["z"] = spectra.z
         table["z"].description = "True (spectroscopic) redshift from the input"
     return table
-
-
-def input_files(inputs: Sequence[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(
-                p for p in item.iterdir() if p.is_file() and not p.name.startswith(".")
-                and p.suffix.lower() != ".json"
-            )  # fmt: skip
-            if not found:
-                raise InputError("directory holds no input files", path=item)
-            files.extend(found)
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise InputError("no such file or directory", path=item)
-    return files
-
-
-def iter_input_spectra(
-    inputs: Sequence[str | Path], chunk_rows: int = 20_000, format: str | None = None
-) -> Iterator[Spectra]:
-    """Spectra from every input file in chunks of at most ``chunk_rows`` rows.
-
-    Sampled or XP_CONTINUOUS, as :func:`xpz.io.read.iter_input` reads them.
-    """
-    from xpz.io.read import iter_input
-
-    for path in input_files(inputs):
-        yield from iter_input(path, chunk_rows, format)
 
 
 @dataclass(frozen=True)
@@ -328,22 +295,6 @@ def located(err: InputError, path: str | os.PathLike[str], first_row: int = 0) -
     return InputError(err.problem, path=path, rows=rows, column=column)
 
 
-def _file_chunks(
-    files: Sequence[Path], chunk_rows: int, input_format: str | None
-) -> Iterator[tuple[Path, int, Spectra]]:
-    """(file, first row of the chunk in its file, chunk) for every chunk of ``files``."""
-    from xpz.io.catalog import CatalogIds
-    from xpz.io.read import iter_input
-
-    ids = CatalogIds()
-    for path in files:
-        first_row = 0
-        for spectra in iter_input(path, chunk_rows, input_format):
-            ids.add(spectra, path, first_row)
-            yield path, first_row, spectra
-            first_row += len(spectra)
-
-
 def predict_files(
     model: Any,
     inputs: Sequence[str | Path],
@@ -360,7 +311,8 @@ def predict_files(
 
     A ``source_id`` repeated within a file or across two files is an
     :class:`~xpz.errors.InputError`; so is any other problem, naming the file
-    and its row.
+    and its row.  XP_CONTINUOUS input is sampled without flux errors unless the
+    model reads them (:func:`~xpz.predict_inputs.reads_flux_error`).
     """
     from tqdm.auto import tqdm
 
@@ -376,7 +328,10 @@ def predict_files(
         ) as writer,
         tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
     ):
-        for path, first_row, spectra in _file_chunks(files, chunk_rows, input_format):
+        chunks = file_chunks(
+            files, chunk_rows, input_format, flux_error=reads_flux_error(predictor)
+        )
+        for path, first_row, spectra in chunks:
             try:
                 estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
             except InputError as err:

@@ -61,6 +61,22 @@ def test_read_input_samples_xp_files_and_tables(tmp_path):
     np.testing.assert_array_equal(read_input(path, training=True).z, Z)
 
 
+def test_flux_error_false_skips_xp_errors_only(tmp_path):
+    path = write_kind(InputKind.XP_CONTINUOUS, tmp_path)
+    full = read_input(path)
+    for fast in (read_input(path, flux_error=False), read_input(xp_frame(), flux_error=False)):
+        assert fast.flux_error is None
+        assert fast.flux.tobytes() == full.flux.tobytes()
+        np.testing.assert_array_equal(fast.flag, full.flag)
+    chunks = list(iter_input(path, 3 * 8, flux_error=False))
+    assert [c.flux_error for c in chunks] == [None] * len(chunks)
+    assert np.concatenate([c.flux for c in chunks]).tobytes() == full.flux.tobytes()
+    assert all(c.flux_error is not None for c in iter_input(path, 3 * 8))
+    errors = Spectra(flux=np.ones((N, 186)), flux_error=np.full((N, 186), 0.5), z=Z)
+    sampled = write_spectra(errors, tmp_path / "errors.parquet")
+    assert read_input(sampled, flux_error=False).flux_error is not None  # as read
+
+
 def test_read_input_reads_sampled_files_and_tables(tmp_path):
     path = write_kind(InputKind.SAMPLED, tmp_path)
     assert read_input(path, training=True).meta["source_file"] == str(path)

@@ -92,3 +92,39 @@ def test_correlation_order_matches_gaiaxpy(rng):
 
     r = rng.uniform(-1, 1, N_CORRELATIONS)
     np.testing.assert_array_equal(correlation_matrices(r), array_to_symmetric_matrix(r, 55))
+
+
+def test_without_errors_fluxes_and_flags_are_bit_identical(xp, rng):
+    huge = xp.bp.coefficients.copy()
+    huge[1, 0] = 1e300  # a NONFINITE_FLUX row
+    bp = XPBand(
+        huge,
+        xp.bp.coefficient_errors,
+        xp.bp.coefficient_correlations,
+        xp.bp.standard_deviation,
+        xp.bp.n_parameters,
+    )
+    for case in (
+        xp,
+        XPContinuous(xp.source_id, XPBand.missing(2), xp.rp),
+        XPContinuous(xp.source_id, bp, xp.rp),
+    ):
+        full, fast = xp_to_spectra(case), xp_to_spectra(case, errors=False)
+        assert fast.flux_error is None
+        assert full.flux_error is not None and full.flux_error.dtype == np.float32
+        assert fast.flux.tobytes() == full.flux.tobytes()
+        np.testing.assert_array_equal(fast.flag, full.flag)
+        np.testing.assert_array_equal(fast.source_id, full.source_id)
+        assert dict(fast.meta) == dict(full.meta)
+
+
+def test_without_errors_skips_the_error_propagation(xp, monkeypatch):
+    import xpz.xp.sampling as sampling
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("errors computed")
+
+    monkeypatch.setattr(sampling, "_pixel_errors", refuse)
+    assert xp_to_spectra(xp, errors=False).flux_error is None
+    with pytest.raises(AssertionError, match="errors computed"):
+        xp_to_spectra(xp)

@@ -99,6 +99,7 @@ def read_input(
     require_z: bool = False,
     training: bool = False,
     name: str = "<table>",
+    flux_error: bool = True,
 ) -> Spectra:
     """Spectra from a file or an in-memory table of either :class:`InputKind`.
 
@@ -116,6 +117,11 @@ def read_input(
         NaN/inf fluxes are kept and flagged :attr:`xpz.spectra.Flag.NONFINITE_FLUX`.
     name : str
         Names an in-memory sampled table in error messages.
+    flux_error : bool
+        Propagate XP_CONTINUOUS coefficient errors to flux errors; False skips
+        that step (most of the conversion time) and leaves ``flux_error`` None,
+        for models that read fluxes only.  Sampled tables keep their
+        ``flux_error_*`` columns, if any, either way.
 
     Raises
     ------
@@ -125,7 +131,7 @@ def read_input(
     kind = identify_kind(source, format, name=name)
     if kind is InputKind.XP_CONTINUOUS:
         xp = xp_continuous.read_xp_continuous(source, format)
-        spectra, where = xp_to_spectra(xp), xp.origin
+        spectra, where = xp_to_spectra(xp, errors=flux_error), xp.origin
     elif _is_path(source):
         spectra, where = tables.read_spectra(source, format), str(source)
     else:
@@ -141,20 +147,23 @@ def iter_input(
     *,
     require_z: bool = False,
     training: bool = False,
+    flux_error: bool = True,
 ) -> Iterator[Spectra]:
     """:func:`read_input` of a file in chunks of at most ``chunk_rows`` rows.
 
     CSV and Parquet files stream, sampled or XP_CONTINUOUS, with memory bounded
     by the chunk size; FITS, ECSV and VOTable files are read whole and then cut
     into chunks.  XP_CONTINUOUS files are read :data:`XP_CHUNK_DIVISOR` times
-    fewer rows at a time.  Errors name rows of the whole file.
+    fewer rows at a time.  Errors name rows of the whole file.  ``flux_error``
+    is as for :func:`read_input`.
     """
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     parts: Iterator[Spectra]
     if identify_kind(path, format) is InputKind.XP_CONTINUOUS:
         xp_rows = max(1, chunk_rows // XP_CHUNK_DIVISOR)
-        parts = (xp_to_spectra(x) for x in xp_continuous.iter_xp_continuous(path, format, xp_rows))
+        chunks = xp_continuous.iter_xp_continuous(path, format, xp_rows)
+        parts = (xp_to_spectra(x, errors=flux_error) for x in chunks)
     else:
         parts = tables.iter_spectra(path, chunk_rows, format)
     first_row = 0

@@ -13,7 +13,8 @@ output partition per input partition:
 
 Each worker process loads the model once (:func:`worker_model` caches it by
 path and weights checksum) and predicts exactly as ``xpz predict`` does, so
-the rows equal the single-process catalogue.  The output folder is written
+the rows equal the single-process catalogue (XP_CONTINUOUS partitions are
+sampled without flux errors unless the model reads them).  The output folder is written
 beside its final name and renamed when complete.  Model, input and output
 paths must be visible to every worker (one shared filesystem).
 """
@@ -85,8 +86,11 @@ def _numpy_columns(frame):  # pd.DataFrame -> pd.DataFrame
     return frame.astype(numeric) if numeric else frame
 
 
-def partition_spectra(frame, source: str):  # pd.DataFrame -> Spectra
-    """Spectra of one partition: sampled fluxes, or Gaia XP_CONTINUOUS coefficients."""
+def partition_spectra(frame, source: str, *, flux_error: bool = True):  # pd.DataFrame -> Spectra
+    """Spectra of one partition: sampled fluxes, or Gaia XP_CONTINUOUS coefficients.
+
+    ``flux_error=False`` samples XP_CONTINUOUS rows without their flux errors.
+    """
     from xpz.layout import N_PIXELS
     from xpz.spectra import Spectra
 
@@ -94,7 +98,8 @@ def partition_spectra(frame, source: str):  # pd.DataFrame -> Spectra
         return Spectra(flux=np.empty((0, N_PIXELS), np.float32), source_id=np.empty(0, np.int64))
     from xpz.io.read import read_input
 
-    return read_input(_numpy_columns(frame).reset_index(drop=True), name=source)
+    frame = _numpy_columns(frame).reset_index(drop=True)
+    return read_input(frame, name=source, flux_error=flux_error)
 
 
 def predict_partition(
@@ -116,9 +121,10 @@ def predict_partition(
     from xpz.errors import InputError
     from xpz.inference import located, predict_spectra
     from xpz.io.catalog import catalog_table
+    from xpz.predict_inputs import reads_flux_error
 
     predictor = worker_model(model, fingerprint, Runtime(runtime))
-    spectra = partition_spectra(frame, source)
+    spectra = partition_spectra(frame, source, flux_error=reads_flux_error(predictor))
     try:  # rows the model cannot take get NaN and flags there; any other error names the input
         estimates, flag = predict_spectra(predictor, spectra, batch_size=batch_size)
     except InputError as err:

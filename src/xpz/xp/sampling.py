@@ -32,7 +32,11 @@ __all__ = ["xp_to_spectra"]
 
 
 def xp_to_spectra(
-    xp: XPContinuous, layout: XPLayout | None = None, *, chunk_size: int = 256
+    xp: XPContinuous,
+    layout: XPLayout | None = None,
+    *,
+    chunk_size: int = 256,
+    errors: bool = True,
 ) -> Spectra:
     """Sample XP_CONTINUOUS spectra on the 186-pixel layout: flux and flux error in e-/s.
 
@@ -42,14 +46,20 @@ def xp_to_spectra(
     time to bound memory).  Missing bands give NaN pixels and
     ``Flag.MISSING_BP`` / ``MISSING_RP``; any non-finite flux sets
     ``Flag.NONFINITE_FLUX``.
+
+    ``errors=False`` skips the error propagation (most of the time), for
+    models that read fluxes only: ``flux_error`` is then None, and the fluxes
+    and flags are the same as with errors.  Computed errors are propagated in
+    float64 and stored as float32.
     """
     layout = default_layout() if layout is None else layout
     matrices = pixel_design_matrices(layout)
-    fluxes, errors = [], []
+    fluxes, pixel_errors = [], []
     for band in Band:
         solution = xp.band(band)
         fluxes.append(solution.coefficients @ matrices[band])
-        errors.append(_pixel_errors(solution, matrices[band], chunk_size))
+        if errors:
+            pixel_errors.append(_pixel_errors(solution, matrices[band], chunk_size))
     with np.errstate(over="ignore"):  # huge finite coefficients overflow float32: flagged below
         flux = np.concatenate(fluxes, axis=1).astype(np.float32)
     flag = np.zeros(len(xp), np.uint32)
@@ -58,7 +68,7 @@ def xp_to_spectra(
     flag[~np.isfinite(flux).all(axis=1)] |= np.uint32(Flag.NONFINITE_FLUX)
     return Spectra(
         flux=flux,
-        flux_error=np.concatenate(errors, axis=1).astype(np.float32),
+        flux_error=np.concatenate(pixel_errors, axis=1).astype(np.float32) if errors else None,
         source_id=xp.source_id,
         z=xp.z,
         phot_g_mean_mag=xp.phot_g_mean_mag,
