@@ -259,10 +259,10 @@ def evaluate_model(
     report (``rows_without_estimate``); ``predictions.parquet`` holds every row.
     """
     from xpz.errors import InputError
-    from xpz.io.labels import check_redshifts
+    from xpz.io.labels import Labels, check_redshifts
     from xpz.models.modelfile import load_model
 
-    check_redshifts(spectra.require_z(source), source=source, use="evaluation")
+    check_redshifts(spectra.require_z(source), source=source, use=Labels.EVALUATION)
     loaded = load_model(model)
     predictions = _test_predictions(loaded, spectra)
     estimated = np.isfinite(predictions["z_pred"])

@@ -16,18 +16,15 @@ from typing import Any
 from xpz.errors import InputError
 from xpz.spectra import Spectra
 
-__all__ = ["file_chunks", "input_channels", "input_files", "iter_input_spectra", "reads_flux_error"]
-
-
-def input_channels(model: Any) -> int:
-    """1: the model reads fluxes; 2: fluxes and their errors (torch or ONNX predictor)."""
-    network = getattr(model, "model", model)  # a LoadedModel's network, or the ONNX runner
-    return int(getattr(network, "input_channels", 1))
+__all__ = ["file_chunks", "input_files", "iter_input_spectra", "reads_flux_error"]
 
 
 def reads_flux_error(model: Any) -> bool:
-    """True when the open predictor ``model`` reads flux errors (a second input channel)."""
-    return input_channels(model) == 2
+    """True when the open predictor ``model`` (``LoadedModel`` or ``OnnxModel``) reads flux errors.
+
+    Both say how many input channels they read: 1 (fluxes) or 2 (fluxes and errors).
+    """
+    return int(model.input_channels) == 2
 
 
 def input_files(inputs: Sequence[str | Path]) -> list[Path]:

@@ -37,6 +37,9 @@ class Labels(enum.Enum):
     REQUIRED = "required"
     #: ``z`` present, finite and within :data:`xpz.layout.Z_RANGE`; fluxes finite (training).
     TRAINING = "training"
+    #: ``z`` present, finite and within :data:`xpz.layout.Z_RANGE` (evaluation;
+    #: :func:`check_redshifts`, after prediction has flagged unreadable fluxes).
+    EVALUATION = "evaluation"
 
     @classmethod
     def of(cls, *, require_z: bool, training: bool) -> Labels:
@@ -79,13 +82,20 @@ def check_labels(
         _check_training(np.asarray(z), np.asarray(flux), source, first_row)
 
 
-def check_redshifts(z: NDArray, *, source: str, first_row: int = 0, use: str = "training") -> None:
+def _rows_error(problem: str, rows: NDArray, column: str, source: str, first_row: int):
+    """The :class:`InputError` for ``rows`` of a chunk that starts at file row ``first_row``."""
+    return InputError(problem, path=source, rows=(rows + first_row).tolist(), column=column)
+
+
+def check_redshifts(
+    z: NDArray, *, source: str, first_row: int = 0, use: Labels = Labels.TRAINING
+) -> None:
     """Refuse redshift labels that are not finite or lie outside :data:`~xpz.layout.Z_RANGE`.
 
     Training and evaluation both demand this (``use`` names which in the message),
     so a model is never scored on labels it could not have been trained on.
 
-    >>> check_redshifts(np.array([0.1, np.nan]), source="e.csv", use="evaluation")
+    >>> check_redshifts(np.array([0.1, np.nan]), source="e.csv", use=Labels.EVALUATION)
     Traceback (most recent call last):
     ...
     xpz.errors.InputError: e.csv: column 'z', row 1: redshift is NaN or infinite in evaluation data
@@ -93,33 +103,24 @@ def check_redshifts(z: NDArray, *, source: str, first_row: int = 0, use: str = "
     lo, hi = Z_RANGE
     bad_z = np.flatnonzero(~np.isfinite(z))
     if bad_z.size:
-        raise InputError(
-            f"redshift is NaN or infinite in {use} data",
-            path=source,
-            rows=(bad_z + first_row).tolist(),
-            column="z",
-        )
+        problem = f"redshift is NaN or infinite in {use.value} data"
+        raise _rows_error(problem, bad_z, "z", source, first_row)
     outside = np.flatnonzero((z < lo) | (z > hi))
     if outside.size:
-        raise InputError(
-            f"redshift outside [{lo}, {hi}] allowed for {use} (e.g. {z[outside[0]]})",
-            path=source,
-            rows=(outside + first_row).tolist(),
-            column="z",
-        )
+        problem = f"redshift outside [{lo}, {hi}] allowed for {use.value} (e.g. {z[outside[0]]})"
+        raise _rows_error(problem, outside, "z", source, first_row)
 
 
 def _check_training(z: NDArray, flux: NDArray, source: str, first_row: int) -> None:
-    def error(problem: str, rows: NDArray, column: str) -> InputError:
-        return InputError(problem, path=source, rows=(rows + first_row).tolist(), column=column)
-
     check_redshifts(z, source=source, first_row=first_row)
     bad = ~np.isfinite(flux)
     if bad.any():
         first_column = int(np.flatnonzero(bad.any(axis=0))[0])
-        raise error(
+        raise _rows_error(
             f"flux is NaN or infinite, not allowed in training data"
             f" ({int(bad.any(axis=1).sum())} rows in all)",
             np.flatnonzero(bad[:, first_column]),
             f"flux_{first_column}",
+            source,
+            first_row,
         )

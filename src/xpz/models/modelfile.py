@@ -174,6 +174,11 @@ class LoadedModel:
     path: Path
 
     @property
+    def input_channels(self) -> int:
+        """1: the network reads fluxes; 2: fluxes and their errors."""
+        return int(self.model.input_channels)
+
+    @property
     def z_range(self) -> tuple[float, float]:
         """The redshifts the model predicts (from its config)."""
         return self.model.z_range

@@ -29,13 +29,13 @@ import math
 import os
 import socket
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xpz.errors import XpzError
 from xpz.recipes import Recipe, paper_recipe, prepare_training_data
+from xpz.retry import RetryPolicy, retry
 from xpz.tuning.report import (
     param_importances,
     plot_history,
@@ -58,6 +58,8 @@ __all__ = ["Sampler", "TuneConfig", "TuneResult", "open_study", "tune"]
 
 JOURNAL_FILE = "study.journal"
 RECIPE_FILE = "best_recipe.json"
+#: Tries at opening an RDB storage (about 7 s in all), see :func:`make_storage`.
+STORAGE_RETRY = RetryPolicy(attempts=5, first_delay_s=0.5, max_delay_s=4.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,16 +127,15 @@ def make_storage(storage: str | Path | None, out_dir: Path) -> optuna.storages.B
     if storage is not None and "://" in str(storage):
         import sqlalchemy.exc
 
-        for attempt in range(5):
-            try:  # Heartbeats let Optuna fail the trials of workers that died.
-                return optuna.storages.RDBStorage(
-                    str(storage), heartbeat_interval=60, grace_period=300
-                )
-            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
-                # Workers starting together on a new database race to create its tables.
-                if attempt == 4:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
+        # Heartbeats let Optuna fail the trials of workers that died.  Workers starting
+        # together on a new database race to create its tables: the losers try again.
+        return retry(
+            lambda: optuna.storages.RDBStorage(
+                str(storage), heartbeat_interval=60, grace_period=300
+            ),
+            STORAGE_RETRY,
+            retry_on=(sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError),
+        )
     path = Path(storage) if storage is not None else out_dir / JOURNAL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))

@@ -31,13 +31,12 @@ xpz.io.archive.retry.ArchiveUnavailableError: batch 2: the Gaia archive cannot b
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from xpz.errors import XpzError
+from xpz.retry import RetryPolicy, retry
 
 __all__ = [
     "DEFAULT_RETRY",
@@ -65,32 +64,6 @@ class ArchiveUnavailableError(XpzError):
     """The archive could not be reached, or kept failing, after the allowed tries."""
 
 
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """How often, and how patiently, a failing archive call is tried again.
-
-    >>> [RetryPolicy().delay(k) for k in (1, 2, 3, 4, 5, 9)]
-    [2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
-    """
-
-    #: Tries in all, the first included (1: no retry).
-    attempts: int = 5
-    #: Seconds to wait after the first failure; each later wait doubles.
-    first_delay_s: float = 2.0
-    #: The longest wait between two tries, in seconds.
-    max_delay_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
-        if self.first_delay_s < 0 or self.max_delay_s < 0:
-            raise ValueError("retry delays must not be negative")
-
-    def delay(self, failures: int) -> float:
-        """Seconds to wait after the ``failures``-th failed try."""
-        return float(min(self.max_delay_s, self.first_delay_s * 2 ** (failures - 1)))
-
-
 #: What ``xpz fetch`` uses: 5 tries over about 30 s.
 DEFAULT_RETRY = RetryPolicy()
 #: One try, no waiting.
@@ -105,7 +78,7 @@ def call_with_retries(
     hint: str = "",
     sleep: Callable[[float], None] | None = None,
 ) -> T:
-    """``call()``, tried again on :data:`TRANSIENT_ERRORS` as ``policy`` allows.
+    """``call()``, tried again on :data:`TRANSIENT_ERRORS` as ``policy`` allows (:func:`xpz.retry.retry`).
 
     Raises
     ------
@@ -115,19 +88,14 @@ def call_with_retries(
 
     ``sleep`` waits between tries (default :func:`time.sleep`).
     """
-    wait = time.sleep if sleep is None else sleep
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return call()
-        except TRANSIENT_ERRORS as exc:
-            if attempt == policy.attempts:
-                tries = f"{attempt} tr{'y' if attempt == 1 else 'ies'}"
-                raise ArchiveUnavailableError(
-                    f"{what}: the Gaia archive cannot be reached or failed, {tries}"
-                    f" ({describe(exc)}){hint}"
-                ) from exc
-            wait(policy.delay(attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        return retry(call, policy, retry_on=TRANSIENT_ERRORS, sleep=sleep)
+    except TRANSIENT_ERRORS as exc:
+        n = policy.attempts
+        raise ArchiveUnavailableError(
+            f"{what}: the Gaia archive cannot be reached or failed, {n} tr{'y' if n == 1 else 'ies'}"
+            f" ({describe(exc)}){hint}"
+        ) from exc
 
 
 def describe(exc: BaseException, limit: int = 200) -> str:
