@@ -113,7 +113,7 @@ def test_point_losses() -> None:
 
 
 def test_registry_errors() -> None:
-    assert model_kinds() == ["paper", "xpznet"]
+    assert model_kinds() == ["paper", "xpznet", "xpznet_ensemble"]
     assert all(cls.kind == kind for kind, cls in MODEL_KINDS.items())
     with pytest.raises(ValueError, match="unknown model kind 'nope'"):
         build_model({"kind": "nope"})

@@ -9,7 +9,7 @@
 >>> type(model).__name__, model.config.dense_units
 ('PaperCNN', (32,))
 >>> model_kinds()
-['paper', 'xpznet']
+['paper', 'xpznet', 'xpznet_ensemble']
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from xpz.models.base import ModelConfig, RedshiftModel
+from xpz.models.ensemble import XpzEnsemble
 from xpz.models.paper import PaperCNN
 from xpz.models.xpznet import XpzNet
 
@@ -34,7 +35,7 @@ __all__ = [
 
 #: Every model class, by the ``kind`` name stored in model files.
 MODEL_KINDS: Mapping[str, type[RedshiftModel]] = MappingProxyType(
-    {cls.kind: cls for cls in (PaperCNN, XpzNet)}
+    {cls.kind: cls for cls in (PaperCNN, XpzNet, XpzEnsemble)}
 )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "XpzNetConfig",
     "bin_weights",
     "multiply_adds",
+    "summarize_bins",
 ]
 
 #: Quantile levels that :meth:`XpzNet.summarize` reports, by output name.
@@ -121,6 +122,10 @@ class XpzNetConfig(ModelConfig):
         (0.0, 0.4)
         """
         return (0.0, float(self.z_max))
+
+    def networks(self) -> int:
+        """How many XpzNets this config builds: 1 (an ensemble's config says more)."""
+        return 1
 
     def sequence_lengths(self) -> list[int]:
         """Length of the sequence entering each convolution block, then after the last pool.
@@ -209,7 +214,7 @@ def _paper_multiply_adds(config: PaperConfig) -> int:
 
 
 def _xpz_multiply_adds(config: XpzNetConfig) -> int:
-    """'Same' convolutions (``L_out = L_in``), hidden dense layer, ``n_bins`` outputs."""
+    """'Same' convolutions (``L_out = L_in``), hidden dense layer, ``n_bins`` outputs; per network."""
     channels, total = config.input_channels, 0
     lengths = config.sequence_lengths()
     for filters, kernel, length in zip(
@@ -218,7 +223,8 @@ def _xpz_multiply_adds(config: XpzNetConfig) -> int:
         total += channels * filters * kernel * length
         channels = filters
     width = channels * lengths[-1]
-    return total + width * config.hidden_units + config.hidden_units * config.n_bins
+    total += width * config.hidden_units + config.hidden_units * config.n_bins
+    return total * config.networks()
 
 
 def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
@@ -340,22 +346,29 @@ class XpzNet(RedshiftModel):
     def summarize(self, output: Tensor) -> dict[str, Tensor]:
         """Median (``z_pred``), ``z_err`` = (q84 - q16) / 2, four quantiles and the density ``pdf``.
 
-        ``pdf`` (N, n_bins) is in units of 1/z on :meth:`XpzNetConfig.z_grid`.
-        A row whose output is not finite (an input the network overflows on)
-        gets NaN everywhere instead of an error.  Torch operations only
-        (:mod:`xpz.models.grid_quantiles`, computed in float64), so the ONNX
-        export reproduces it.
+        See :func:`summarize_bins`; torch operations only, so the ONNX export
+        reproduces it.
         """
-        probs = self.probabilities(output.detach())
-        if probs.device.type == "mps":  # no float64 there
-            probs = probs.cpu()
-        edges = torch.from_numpy(self.config.z_edges()).to(probs.device)
-        grid = 0.5 * (edges[1:] + edges[:-1])
-        finite = torch.isfinite(probs.sum(dim=1, keepdim=True))
-        density = torch.where(finite, probs.double() / (edges[1:] - edges[:-1]), torch.nan)
-        levels = torch.tensor(list(SUMMARY_QUANTILES.values()), dtype=torch.float64)
-        values = grid_quantiles(density, grid, levels.to(probs.device)).float().to(output.device)
-        out = {name: values[:, j] for j, name in enumerate(SUMMARY_QUANTILES)}
-        out["z_err"] = 0.5 * (out["z_q84"] - out["z_q16"])
-        out["pdf"] = density.float().to(output.device)
-        return out
+        return summarize_bins(self.probabilities(output.detach()), self.config, output.device)
+
+
+def summarize_bins(probs: Tensor, config: XpzNetConfig, device: torch.device) -> dict[str, Tensor]:
+    """Quantiles, ``z_err`` and density ``pdf`` of bin probabilities ``probs`` (N, n_bins).
+
+    ``pdf`` (N, n_bins) is in units of 1/z on :meth:`XpzNetConfig.z_grid`.  A
+    row whose probabilities are not finite (an input the network overflows on)
+    gets NaN everywhere instead of an error.  Torch operations only
+    (:mod:`xpz.models.grid_quantiles`, computed in float64); results on ``device``.
+    """
+    if probs.device.type == "mps":  # no float64 there
+        probs = probs.cpu()
+    edges = torch.from_numpy(config.z_edges()).to(probs.device)
+    grid = 0.5 * (edges[1:] + edges[:-1])
+    finite = torch.isfinite(probs.sum(dim=1, keepdim=True))
+    density = torch.where(finite, probs.double() / (edges[1:] - edges[:-1]), torch.nan)
+    levels = torch.tensor(list(SUMMARY_QUANTILES.values()), dtype=torch.float64)
+    values = grid_quantiles(density, grid, levels.to(probs.device)).float().to(device)
+    out = {name: values[:, j] for j, name in enumerate(SUMMARY_QUANTILES)}
+    out["z_err"] = 0.5 * (out["z_q84"] - out["z_q16"])
+    out["pdf"] = density.float().to(device)
+    return out
