@@ -40,6 +40,7 @@ from xpz.io.archive.retry import RetryPolicy, call_with_retries
 from xpz.io.archive.survey import LabelColumns
 from xpz.io.atomic import atomic_path
 from xpz.io.formats import TableFormat
+from xpz.io.raw_table import load_table
 from xpz.layout import Z_RANGE
 
 if TYPE_CHECKING:
@@ -147,9 +148,9 @@ def _normalised(answer: Table, what: str) -> Table:
     answer = answer[list(SDSS_COLUMNS)]
     answer["specobjid"] = np.array([str(v) for v in answer["specobjid"]], dtype="U20")
     for name in ("ra", "dec", "z", "zerr"):
-        answer[name] = np.asarray(answer[name], dtype=np.float64)
+        answer[name] = np.asarray(answer[name]).astype(np.float64)
     for name in ("plate", "mjd", "fiberid"):
-        answer[name] = np.asarray(answer[name], dtype=np.int64)
+        answer[name] = np.asarray(answer[name]).astype(np.int64)
     return answer
 
 
@@ -163,7 +164,7 @@ def fetch_sdss(
     progress: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """Write ``out/sdss_catalogue.<ext>`` (resumable); returns it and the request to record."""
-    from astropy.table import Table, vstack
+    from astropy.table import vstack
     from tqdm.auto import tqdm
 
     plan = stripes(ra_step_deg)
@@ -197,18 +198,18 @@ def fetch_sdss(
             )
             write_table(_normalised(answer, what), files[k], format)
             bar.update(1)
-    parts = [_read_stripe(f, format) for f in files]
-    write_table(vstack(parts) if parts else Table(), catalogue, format)
+    write_table(vstack([_read_stripe(f) for f in files]), catalogue, format)
     return catalogue, request
 
 
-def _read_stripe(path: Path, format: TableFormat) -> Table:
+def _read_stripe(path: Path) -> Table:
+    """A stored stripe (:mod:`xpz.io.raw_table` reads an empty one in any format too)."""
     from astropy.table import Table
 
-    table = Table.read(path, format="ascii.csv" if format is TableFormat.CSV else None)
-    if len(table) == 0:  # a stripe without galaxies: its types may not survive a text file
+    table = load_table(path)
+    if table.n_rows == 0:  # a stripe without galaxies: its types may not survive a text file
         return _normalised(Table({c: np.zeros(0, np.int64) for c in SDSS_COLUMNS}), str(path))
-    return _normalised(table, str(path))
+    return _normalised(Table({c: np.asarray(table.columns[c]) for c in table.columns}), str(path))
 
 
 def _check_state(path: Path, request: dict[str, Any]) -> None:

@@ -137,7 +137,7 @@ def _ids(table: RawTable, name: str) -> NDArray:
     if arr.dtype.kind == "f":
         missing |= ~np.isfinite(arr)
     elif arr.dtype.kind in "OUS":
-        missing |= np.array([c is None or not str(c).strip() for c in arr], dtype=bool)
+        missing |= np.array([not _text(c).strip() for c in arr], dtype=bool)
     if missing.any():
         raise table.error("missing survey id", rows=np.flatnonzero(missing).tolist(), column=name)
     ids: NDArray
@@ -157,7 +157,7 @@ def _int_or_text(values: Sequence[object] | NDArray) -> NDArray:
     >>> _int_or_text(["12", "-3"]).dtype.kind, _int_or_text(["16000000000000000000"]).dtype.kind
     ('i', 'U')
     """
-    text = np.array([str(v).strip() for v in values])
+    text = np.array([_text(v).strip() for v in values])
     try:
         numbers = np.array([int(v) for v in text], dtype=np.int64)
     except (ValueError, OverflowError):
@@ -189,4 +189,17 @@ def _carried(table: RawTable, name: str) -> NDArray:
         return scalar_column(table, name)
     except InputError:
         filled = np.ma.filled(raw, "") if isinstance(raw, np.ma.MaskedArray) else raw
-        return np.array(["" if v is None else str(v) for v in filled])
+        return np.array([_text(v) for v in filled])
+
+
+def _text(value: object) -> str:
+    """A cell as text: FITS strings come as bytes, missing ones as None.
+
+    >>> _text(b"A"), _text(None), _text(7)
+    ('A', '', '7')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
