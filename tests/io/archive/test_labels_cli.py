@@ -52,6 +52,9 @@ def test_fetch_labels_command_then_train_one_epoch(tmp_path, archive, capsys):
     assert "MAE" in capsys.readouterr().out
     assert len((run / HISTORY_FILE).read_text().strip().splitlines()) == 2  # header + 1 epoch
     assert (run / MODEL_DIR / "model.json").exists()
+    report = tmp_path / "eval"
+    assert main(["evaluate", str(run / MODEL_DIR), str(labelled), "-o", str(report)]) == 0
+    assert json.loads((report / "metrics.json").read_text())["metrics"]["n"] == 33
 
 
 def test_fetch_labels_refuses_candidate_options(tmp_path, archive, capsys):

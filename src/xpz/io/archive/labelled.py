@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xpz.errors import XpzError
+from xpz.io.archive import fetch as candidate_fetch
 from xpz.io.archive.client import ArchiveClient
 from xpz.io.archive.crossmatch import (
     DEFAULT_CHUNK_ROWS,
@@ -42,7 +43,6 @@ from xpz.io.archive.crossmatch import (
     resolve_matches,
     upload_chunks,
 )
-from xpz.io.archive import fetch as candidate_fetch
 from xpz.io.archive.fetch import (
     MANIFEST_NAME,
     MAX_BATCH_SIZE,

@@ -72,7 +72,13 @@ class LabelColumns:
         return self.id or CATALOGUE_ROW
 
     def to_dict(self) -> dict[str, object]:
-        return {"z": self.z, "ra": self.ra, "dec": self.dec, "id": self.id, "carry": list(self.carry)}
+        return {
+            "z": self.z,
+            "ra": self.ra,
+            "dec": self.dec,
+            "id": self.id,
+            "carry": list(self.carry),
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +130,9 @@ def _bounded(table: RawTable, name: str, low: float, high: float, what: str) -> 
         raise table.error("missing, NaN or infinite", rows=bad.tolist(), column=name)
     bad = np.flatnonzero((values < low) | (values > high))
     if bad.size:
-        raise table.error(f"must be {what} (e.g. {values[bad[0]]!r})", rows=bad.tolist(), column=name)
+        raise table.error(
+            f"must be {what} (e.g. {float(values[bad[0]])!r})", rows=bad.tolist(), column=name
+        )
     return values
 
 
@@ -144,7 +152,9 @@ def _ids(table: RawTable, name: str) -> NDArray:
     if arr.dtype.kind in "iu":
         ids = arr.astype(np.int64)
     elif arr.dtype.kind == "f":
-        raise table.error("survey ids are stored as floats; store them as integers or text", column=name)
+        raise table.error(
+            "survey ids are stored as floats; store them as integers or text", column=name
+        )
     else:
         ids = _int_or_text(arr)
     _refuse_repeats(table, ids, name)
