@@ -40,8 +40,9 @@ EXPECTED = {
 
 def run(out, archive=None, fmt=TableFormat.PARQUET, **options):
     archive = StoredArchive() if archive is None else archive
+    options = {"chunk_rows": 10} | options
     result = fetch_labels(
-        out, SURVEY, COLUMNS, chunk_rows=10, client=archive, format=fmt, progress=False, **options
+        out, SURVEY, COLUMNS, client=archive, format=fmt, progress=False, **options
     )
     return result, archive
 
@@ -237,3 +238,12 @@ def test_column_roles_must_differ():
         LabelColumns(z="ra")
     with pytest.raises(ValueError, match="clash"):
         LabelColumns(carry=("source_id",))
+
+
+def test_bad_sizes_are_refused_before_anything_is_written(tmp_path):
+    archive = StoredArchive()
+    with pytest.raises(XpzError, match="at least 1 row"):
+        run(tmp_path / "out", archive, chunk_rows=0)
+    with pytest.raises(XpzError, match="between 1 and 5000"):
+        run(tmp_path / "out", archive, batch_size=5001)
+    assert archive.queries == [] and not (tmp_path / "out").exists()

@@ -120,7 +120,8 @@ def fetch_labels(
     Resumable as the module docstring says.
     """
     columns = LabelColumns() if columns is None else columns
-    split_batches([], batch_size)  # validates batch_size before any traffic
+    split_batches([], batch_size)  # validate the sizes before anything is read or sent
+    upload_chunks(np.zeros(0, np.int64), chunk_rows)
     clash = [c for c in columns.carry if c in XP_CONTINUOUS_COLUMNS]
     if clash:
         raise XpzError(f"carried column(s) {clash} clash with the XP_CONTINUOUS columns")
