@@ -49,6 +49,8 @@ def test_file_system_errors_are_one_line(tmp_path, capsys, output):
         ["convert", "{data}", "-o", "{data}"],
         ["export", "{model}", "--onnx", "-o", "{model}"],
         ["fetch", "{data}"],
+        ["fetch", "{data}", "--labels", "{data}"],
+        ["compare", "{data}", "{data}", "-o", "{data}"],
         ["simulate", "-n", "3", "--seed", "1", "-o", "{folder}"],
     ],
 )

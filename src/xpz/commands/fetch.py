@@ -1,4 +1,4 @@
-"""``xpz fetch OUT_DIR``: galaxy candidates and their XP_CONTINUOUS spectra from the Gaia archive."""
+"""``xpz fetch OUT_DIR``: galaxy candidates, or a labelled set, with XP_CONTINUOUS spectra."""
 
 from __future__ import annotations
 
@@ -7,12 +7,19 @@ import argparse
 NAME = "fetch"
 HELP = (
     "Download Gaia DR3 galaxy candidates that have XP spectra, and their XP_CONTINUOUS "
-    "coefficients in batches of at most 5,000 (resumable; see docs/fetch.md)."
+    "coefficients in batches of at most 5,000; or, with --labels CATALOGUE or --sdss, "
+    "cross-match a redshift catalogue with Gaia DR3 into a labelled training table "
+    "(resumable; see docs/fetch.md)."
 )
+
+#: Options of the candidate fetch that --labels / --sdss do not take.
+_CANDIDATE_ONLY = ("where", "upload", "limit", "g_max")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from xpz.io.archive.crossmatch import DEFAULT_CHUNK_ROWS
     from xpz.io.archive.fetch import FETCH_FORMATS
+    from xpz.io.archive.sdss import DEFAULT_RA_STEP_DEG
 
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output directory (created if needed)")
     parser.add_argument(
@@ -30,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="ARCSEC",
-        help="cone radius for an ra/dec target list (default: 1 arcsec)",
+        help="cone radius for an ra/dec target list or a --labels catalogue (default: 1 arcsec)",
     )
     parser.add_argument("--limit", type=int, metavar="N", help="at most N candidates")
     parser.add_argument("--g-max", type=float, metavar="G", help="faint limit in G (mag)")
@@ -44,13 +51,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         choices=[f.value for f in FETCH_FORMATS],
-        default="ecsv",
-        help="output file format (default: ecsv)",
+        help="output file format (default: ecsv; parquet with --labels or --sdss)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    labels = parser.add_argument_group("labelled training sets (docs/fetch.md)")
+    source = labels.add_mutually_exclusive_group()
+    source.add_argument(
+        "--labels",
+        metavar="CATALOGUE",
+        help="redshift catalogue (FITS/CSV/ECSV/VOTable/Parquet) to cross-match with Gaia DR3",
+    )
+    source.add_argument(
+        "--sdss",
+        action="store_true",
+        help="build the catalogue from SDSS DR17 galaxies (zWarning = 0, 0 <= z <= 0.6)",
+    )
+    labels.add_argument("--z-column", default="z", help="redshift column (default: z)")
+    labels.add_argument("--ra-column", default="ra", help="RA column, degrees ICRS (default: ra)")
+    labels.add_argument("--dec-column", default="dec", help="Dec column, degrees (default: dec)")
+    labels.add_argument(
+        "--id-column", help="the survey's id column (default: the catalogue row number)"
+    )
+    labels.add_argument(
+        "--carry", nargs="+", default=[], metavar="COL", help="catalogue columns to keep"
+    )
+    labels.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=DEFAULT_CHUNK_ROWS,
+        metavar="N",
+        help=f"catalogue rows per cross-match upload (default: {DEFAULT_CHUNK_ROWS})",
+    )
+    labels.add_argument(
+        "--ra-step",
+        type=float,
+        default=DEFAULT_RA_STEP_DEG,
+        metavar="DEG",
+        help=f"with --sdss: RA stripe per SkyServer query (default: {DEFAULT_RA_STEP_DEG:g})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.labels or args.sdss:
+        return _run_labels(args)
     from xpz.io.archive.fetch import fetch
     from xpz.io.atomic import OutputKind, check_output
     from xpz.io.formats import TableFormat
@@ -63,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         g_max=args.g_max,
         batch_size=args.batch_size,
-        format=TableFormat(args.format),
+        format=TableFormat(args.format or "ecsv"),
         progress=not args.no_progress,
         match_radius_arcsec=args.match_radius,
     )
@@ -71,6 +114,61 @@ def run(args: argparse.Namespace) -> int:
         f"{result.n_candidates} candidates in {result.candidates}; "
         f"{len(result.batches)} XP_CONTINUOUS batch files "
         f"({result.n_downloaded} downloaded, {result.n_skipped} already present); "
+        f"manifest {result.manifest}"
+    )
+    return 0
+
+
+def _run_labels(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xpz.errors import InputError
+    from xpz.io.archive.labelled import fetch_labels
+    from xpz.io.archive.retry import DEFAULT_RETRY
+    from xpz.io.archive.sdss import SDSS_LABEL_COLUMNS, fetch_sdss
+    from xpz.io.archive.survey import LabelColumns
+    from xpz.io.atomic import OutputKind, check_output
+    from xpz.io.formats import TableFormat
+
+    given = [f"--{n.replace('_', '-')}" for n in _CANDIDATE_ONLY if getattr(args, n) is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} select galaxy candidates; not with --labels/--sdss")
+    check_output(args.out_dir, OutputKind.DIRECTORY, [args.labels] if args.labels else [])
+    fmt = TableFormat(args.format or "parquet")
+    progress = not args.no_progress
+    if args.sdss:
+        out = Path(args.out_dir)
+        catalogue, request = fetch_sdss(
+            out, None, fmt, DEFAULT_RETRY, ra_step_deg=args.ra_step, progress=progress
+        )
+        columns = SDSS_LABEL_COLUMNS
+    else:
+        catalogue, request = Path(args.labels), None
+        try:
+            columns = LabelColumns(
+                z=args.z_column,
+                ra=args.ra_column,
+                dec=args.dec_column,
+                id=args.id_column,
+                carry=tuple(args.carry),
+            )
+        except ValueError as err:
+            raise InputError(str(err)) from err
+    result = fetch_labels(
+        args.out_dir,
+        catalogue,
+        columns,
+        match_radius_arcsec=args.match_radius,
+        chunk_rows=args.chunk_rows,
+        batch_size=args.batch_size,
+        format=fmt,
+        progress=progress,
+        catalogue_request=request,
+    )
+    refused = ", ".join(f"{k} {v}" for k, v in result.counts.items() if k != "matched" and v)
+    print(
+        f"{result.n_labelled} labelled spectra of {result.n_catalogue} catalogue rows in "
+        f"{result.labelled}; refused: {refused or 'none'} (each row in {result.unmatched}); "
         f"manifest {result.manifest}"
     )
     return 0

@@ -283,8 +283,14 @@ def plot_true_vs_pred_2d(
     z_pred: ArrayLike,
     bins: int = 120,
     z_range: tuple[float, float] = Z_RANGE,
+    *,
+    xlabel: str = "true redshift",
+    ylabel: str = "predicted redshift",
 ) -> Figure:
-    """Fig. 18: 2-D histogram of predicted against true redshift, log colour scale, 1:1 line."""
+    """Fig. 18: 2-D histogram of predicted against true redshift, log colour scale, 1:1 line.
+
+    ``xlabel`` / ``ylabel`` rename the axes (``xpz compare`` puts UGC against xpz redshifts).
+    """
     fig = Figure(figsize=(6.0, 5.0), layout="constrained")
     ax = fig.add_subplot()
     *_, image = ax.hist2d(
@@ -297,7 +303,7 @@ def plot_true_vs_pred_2d(
         cmap="turbo",
     )
     ax.plot(z_range, z_range, color="black", lw=1)
-    ax.set(xlabel="true redshift", ylabel="predicted redshift", aspect="equal")
+    ax.set(xlabel=xlabel, ylabel=ylabel, aspect="equal")
     fig.colorbar(image, ax=ax, label="galaxies")
     return fig
 

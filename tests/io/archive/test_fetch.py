@@ -253,9 +253,10 @@ def test_command_arguments():
         3,
         19.5,
     )
+    # no --format: ecsv for candidates, parquet for --labels / --sdss (decided in run)
     assert (args.batch_size, args.format, args.upload, args.match_radius) == (
         5000,
-        "ecsv",
+        None,
         None,
         1.0,
     )

@@ -60,6 +60,7 @@ __all__ = [
     "batch_file_name",
     "build_candidates_query",
     "default_client",
+    "download_batches",
     "fetch",
     "read_upload",
     "split_batches",
@@ -70,6 +71,7 @@ MAX_BATCH_SIZE = 5000
 """The archive's DataLink limit on source ids per XP_CONTINUOUS request."""
 
 MANIFEST_NAME = "manifest.json"
+"""The manifest of every fetch directory (candidates, or labelled sets)."""
 
 XP_CONTINUOUS_COLUMNS: tuple[str, ...] = (
     "source_id",
@@ -318,7 +320,7 @@ def fetch(
     client = default_client() if client is None else client
     batches, n_candidates = _plan_batches(out, request, client, upload_table, format, retry)
     todo = [b for b in batches if not (out / b["file"]).exists()]
-    _download(out, batches, todo, client, format, retry, progress)
+    download_batches(out, batches, todo, client, format, retry, progress)
     return FetchResult(
         out_dir=out,
         manifest=out / MANIFEST_NAME,
@@ -330,7 +332,7 @@ def fetch(
     )
 
 
-def _download(
+def download_batches(
     out: Path,
     batches: list[dict[str, Any]],
     todo: list[dict[str, Any]],
@@ -339,7 +341,11 @@ def _download(
     retry: RetryPolicy,
     progress: bool,
 ) -> None:
-    """Download and write the batches ``todo``, each call tried as ``retry`` allows."""
+    """Download and write the batches ``todo`` of ``batches``, each call tried as ``retry`` allows.
+
+    ``batches`` are the manifest's entries (``{"file": ..., "source_ids": [...]}``);
+    each batch file is written atomically under ``out``, so one that exists is complete.
+    """
     from tqdm.auto import tqdm
 
     total = sum(len(b["source_ids"]) for b in batches)

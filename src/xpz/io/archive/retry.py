@@ -77,6 +77,7 @@ def call_with_retries(
     *,
     hint: str = "",
     sleep: Callable[[float], None] | None = None,
+    service: str = "the Gaia archive",
 ) -> T:
     """``call()``, tried again on :data:`TRANSIENT_ERRORS` as ``policy`` allows (:func:`xpz.retry.retry`).
 
@@ -84,16 +85,18 @@ def call_with_retries(
     ------
     ArchiveUnavailableError
         When the last try fails: ``"<what>: the Gaia archive cannot be reached
-        or failed, N tries (<the last error>)<hint>"``, in one line.
+        or failed, N tries (<the last error>)<hint>"``, in one line (``service``
+        in place of "the Gaia archive" when given).
 
-    ``sleep`` waits between tries (default :func:`time.sleep`).
+    ``sleep`` waits between tries (default :func:`time.sleep`); ``service``
+    names the server in the message (the SDSS SkyServer calls say so).
     """
     try:
         return retry(call, policy, retry_on=TRANSIENT_ERRORS, sleep=sleep)
     except TRANSIENT_ERRORS as exc:
         n = policy.attempts
         raise ArchiveUnavailableError(
-            f"{what}: the Gaia archive cannot be reached or failed, {n} tr{'y' if n == 1 else 'ies'}"
+            f"{what}: {service} cannot be reached or failed, {n} tr{'y' if n == 1 else 'ies'}"
             f" ({describe(exc)}){hint}"
         ) from exc
 
