@@ -9,7 +9,7 @@ from xpz.layout import Band, default_layout
 from xpz.simulate.dust import calzetti_k, dust_factor, mw_curve
 from xpz.simulate.instrument import BAND_RANGE_NM, ERG_CM2_S_A_TO_W_M2_NM, sed_to_coefficients
 from xpz.simulate.noise import noise_bases
-from xpz.simulate.systematics import apply_on_grid, blur, grid_wavelength, tilt_factor
+from xpz.simulate.systematics import apply_on_grid, blur, grid_wavelength, tilt, tilt_factor
 from xpz.simulate.templates import galaxies, template_coefficients
 from xpz.xp.basis import pixel_design_matrices
 
@@ -89,3 +89,6 @@ def test_a_tilt_tilts(band, galaxy_coefficients):
     lo, hi = BAND_RANGE_NM[band]
     fitted = np.polyfit(wavelength, ratio.T, 1)[0] * (hi - lo)
     np.testing.assert_allclose(fitted, slope, atol=0.01)
+    # the fast linear form is the same round trip
+    exact = apply_on_grid(c, band, tilt_factor(band, slope))
+    np.testing.assert_allclose(tilt(c, band, slope), exact, atol=1e-5 * np.abs(exact).max())

@@ -46,7 +46,7 @@ from xpz.simulate.knobs import HIGH_Z
 from xpz.simulate.noise import NoiseFamily, add_noise
 from xpz.simulate.photometry import distance_modulus, gaia_photometry
 from xpz.simulate.redshift import draw_redshifts
-from xpz.simulate.systematics import apply_on_grid, blur, grid_wavelength, tilt_factor
+from xpz.simulate.systematics import apply_on_grid, blur, grid_wavelength, tilt
 from xpz.simulate.templates import galaxies, template_coefficients
 from xpz.spectra import Spectra
 from xpz.xp.basis import pixel_design_matrices
@@ -271,12 +271,8 @@ def _calibration(
         bp = bp * np.exp(x / 2)[:, None].astype(bp.dtype)
         rp = rp * np.exp(-x / 2)[:, None].astype(rp.dtype)
     if config.tilt > 0:
-        bp = apply_on_grid(
-            bp, Band.BP, tilt_factor(Band.BP, config.tilt * rng.standard_normal(len(bp)))
-        )
-        rp = apply_on_grid(
-            rp, Band.RP, tilt_factor(Band.RP, config.tilt * rng.standard_normal(len(rp)))
-        )
+        bp = tilt(bp, Band.BP, config.tilt * rng.standard_normal(len(bp)))
+        rp = tilt(rp, Band.RP, config.tilt * rng.standard_normal(len(rp)))
     return bp, rp
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "blur",
     "blur_samples",
     "grid_wavelength",
+    "tilt",
     "tilt_factor",
 ]
 
@@ -77,6 +78,27 @@ def apply_on_grid(
     if blur_sigma is not None:
         samples = blur_samples(samples, blur_sigma / float(NOISE_PWL[1] - NOISE_PWL[0]))
     return (samples @ bases.fit[band].astype(dtype).T).astype(coefficients.dtype)
+
+
+@functools.cache
+def _tilt_operator(band: Band) -> NDArray[np.float32]:
+    """(55, 55) matrix T with ``c @ T`` the round trip of ``c`` times ``x - 1/2`` on the grid."""
+    bases = noise_bases()
+    lo, hi = BAND_RANGE_NM[band]
+    x = np.clip((grid_wavelength(band) - lo) / (hi - lo), 0.0, 1.0)
+    design = bases.design[band].astype(np.float64)
+    return ((design * (x - 0.5)) @ bases.fit[band].astype(np.float64).T).astype(np.float32)
+
+
+def tilt(coefficients: NDArray, band: Band, slope: NDArray) -> NDArray:
+    """Coefficients (N, 55) times ``1 + slope * (x - 1/2)`` (:func:`tilt_factor`), ``slope`` (N,).
+
+    The tilt is linear in ``slope``, so this is ``c + slope * (c @ T)`` with one
+    precomputed matrix; ``slope`` is clipped to +-1.9 so the factor stays > 0.
+    """
+    s = np.clip(np.asarray(slope, dtype=np.float32), -1.9, 1.9)[:, None]
+    c = coefficients.astype(np.float32)
+    return (c + s * (c @ _tilt_operator(band))).astype(coefficients.dtype)
 
 
 @functools.cache
@@ -127,7 +149,7 @@ def tilt_factor(band: Band, slope: NDArray) -> NDArray[np.float64]:
 
     ``slope`` (N,) is the fractional change end to end (333 -> 671 nm in BP,
     624 -> 1014 nm in RP); outside that range ``x`` is clipped to [0, 1], and the
-    factor is kept >= 0.05.
+    factor is kept >= 0.05 (:func:`tilt`, used by the simulator, clips the slope instead).
 
     >>> f = tilt_factor(Band.RP, np.array([0.1]))
     >>> round(float(f.max() - f.min()), 6)
