@@ -170,9 +170,14 @@ def _noiseless(
 
 
 def _rescaled(bp: NDArray, rp: NDArray, g: NDArray) -> tuple[NDArray, NDArray]:
-    """``bp``, ``rp`` (n, 55) scaled so that their G is ``g`` (n,) (unchanged where G is NaN)."""
+    """``bp``, ``rp`` (n, 55) scaled so that their G is ``g`` (n,).
+
+    Where either G is undefined (flux <= 0) the result is zero, so that the
+    galaxy fails the cut and is redrawn like its donor.
+    """
     own = gaia_photometry().magnitudes(bp.astype(float), rp.astype(float))[:, 0]
-    factor = np.where(np.isfinite(own) & np.isfinite(g), 10.0 ** (-0.4 * (g - own)), 1.0)
+    ok = np.isfinite(own) & np.isfinite(g)
+    factor = np.where(ok, 10.0 ** (-0.4 * (np.where(ok, g, 0.0) - np.where(ok, own, 0.0))), 0.0)
     factor = factor[:, None].astype(bp.dtype)
     return bp * factor, rp * factor
 
