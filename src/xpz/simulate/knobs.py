@@ -22,14 +22,23 @@ HIGH_Z = 0.45
 class Knob(enum.Enum):
     """One physical or instrumental effect the simulator can vary."""
 
+    #: BPZ CWW+SB template mixes instead of kcorrect donors (``bpz_fraction``).
     SED_SOURCE = "sed_source"
+    #: Calzetti (2000) attenuation in the rest frame (``internal_ebv``).
     INTERNAL_DUST = "internal_dust"
+    #: Milky Way extinction, F99 R_V = 3.1 (``mw_ebv``).
     MW_DUST = "mw_dust"
+    #: The galaxy's extent: a Gaussian blur in pseudo-wavelength (``blur_width``).
     BLUR = "blur"
+    #: White instead of correlated coefficient noise (``noise_family``, ``white_noise_fraction``).
     NOISE_FAMILY = "noise_family"
+    #: A per-galaxy log-normal noise multiplier (``noise_multiplier_sigma``).
     NOISE_MULTIPLIER = "noise_multiplier"
+    #: BP/RP relative scale and a tilt across each band (``bp_rp_scale_error``, ``tilt``).
     CALIBRATION = "calibration"
+    #: More SED variety above z = 0.45 (``high_z_donor_neighbours``, ``high_z_amplitude_sigma``).
     HIGH_Z_SEDS = "high_z_seds"
+    #: The aperture term, i.e. the G distribution (``aperture_mag``, ``aperture_scatter``).
     APERTURE = "aperture"
 
 
