@@ -1,7 +1,9 @@
 """Figures of docs/simulator.md, from simulated data (mirroring the dissertation's Figs 9-11).
 
-Run:  python scripts/plot_simulator.py [--out docs/figures] [--n 100000]
-Writes sim_nz.png, sim_spectrum.png, sim_mean_spectra.png, sim_snr_vs_g.png.
+Run:  python scripts/plot_simulator.py [--out docs/figures] [--n 100000] [--knobs-only]
+Writes sim_nz.png, sim_spectrum.png, sim_mean_spectra.png, sim_snr_vs_g.png, and one
+figure per simulator knob, sim_knob_<knob>.png: the default data beside the knob at
+its shifted value (SimulationConfig.shifted), 3,000 spectra each, same seed.
 """
 
 from __future__ import annotations
@@ -25,17 +27,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--knobs-only", action="store_true", help="only the knob figures")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    spectra = simulate(args.n, seed=0)
-    wavelength = default_layout().wavelength
-    rng = np.random.default_rng(0)
 
     def save(fig, name: str) -> None:
         with atomic_path(args.out / name) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
         print(f"wrote {args.out / name}")
+
+    from knob_figures import knob_figures
+
+    knob_figures(plt, save)
+    if args.knobs_only:
+        return
+    spectra = simulate(args.n, seed=0)
+    wavelength = default_layout().wavelength
+    rng = np.random.default_rng(0)
 
     with matplotlib.rc_context({"text.usetex": False}):
         fig, ax = plt.subplots(figsize=(7, 4))
