@@ -186,7 +186,7 @@ def run_training(
         start_from(model, initial, freeze)
     _write_settings(run_dir / RECIPE_FILE, settings, resume=resume)
     result = train(
-        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data, extra)
+        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data, extra, seed=recipe.training.seed)
     )
     if not is_main_process():  # under torchrun, process 0 alone tests and reports
         return RunResult(run_dir, result.model_dir, run_dir / REPORT_DIR / "report.html", {})
@@ -227,15 +227,21 @@ def _write_settings(path: Path, settings: Mapping[str, Any], *, resume: bool) ->
         tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def _calibration(data: TrainingData, extra: Mapping[str, Any] | None = None) -> Finalizer:
+def _calibration(
+    data: TrainingData, extra: Mapping[str, Any] | None = None, *, seed: int = 0
+) -> Finalizer:
     """Post-hoc calibration of the trained model on the validation set (before its save).
 
-    ``extra`` joins the model file's metadata with what was fitted.
+    Then the OOD statistics (:func:`xpz.models.ood.fit_ood`): fitted on a
+    sample of the training inputs drawn with ``seed``, their threshold on the
+    validation inputs.  ``extra`` joins the model file's metadata with what was fitted.
     """
+    from xpz.models.ood import fit_ood
 
     def calibrate(model: RedshiftModel) -> dict[str, Any]:
         fitted = model.calibrate(data.x_validation, data.z_validation)
-        return {**(extra or {}), **({"calibration": fitted} if fitted else {})}
+        ood = fit_ood(model, data.x_train, data.x_validation, seed=seed)
+        return {**(extra or {}), **({"calibration": fitted} if fitted else {}), "ood": ood}
 
     return calibrate
 
