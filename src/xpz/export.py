@@ -193,7 +193,7 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
         "layout_version": str(info["layout_version"]),
         "format_version": str(info["format_version"]),
         "model_kind": info["model"]["kind"],
-        "source": str(Path(model_dir).resolve()),
+        "source": str(Path(loaded.path).resolve()),
     }
     onnx.helper.set_model_props(proto, {META_PREFIX + k: v for k, v in meta.items()})
     proto.producer_name = "xpz"
@@ -266,7 +266,9 @@ class OnnxModel:
         from xpz.models.registry import model_config_from_dict
         from xpz.preprocess import scaler_from_dict
 
-        self.path = Path(source)
+        from xpz.models.shipped import resolve_model
+
+        self.path = resolve_model(source)
         if self.path.is_dir():
             content = onnx_bytes(self.path)
         elif self.path.is_file():

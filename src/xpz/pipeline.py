@@ -34,7 +34,7 @@ import numpy as np
 from xpz.errors import InputError, XpzError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
-from xpz.models.modelfile import LoadedModel
+from xpz.models.modelfile import LoadedModel, add_metadata
 from xpz.recipes import Recipe, prepare_training_data
 from xpz.spectra import Spectra
 from xpz.training.data import TrainingData
@@ -168,7 +168,7 @@ def run_training(
     if initial is not None:
         check_same_architecture(recipe.model, initial)
     run_dir = Path(run_dir)
-    provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
+    provenance = data_provenance(spectra)
     split, data = prepare_training_data(
         spectra,
         recipe,
@@ -203,7 +203,25 @@ def run_training(
         history=_history_columns(result.history),
         config=settings,
     )
+    add_metadata(result.model_dir, {"test_metrics": _json_metrics(evaluation.metrics, len(test))})
     return RunResult(run_dir, result.model_dir, report, evaluation.metrics)
+
+
+def data_provenance(spectra: Spectra) -> dict[str, Any]:
+    """What the model file records about its training data: the spectra's scalar metadata
+    (simulator and its version, seed), the simulator's ``config`` and ``n_spectra``.
+    """
+    provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
+    config = spectra.meta.get("config")
+    if isinstance(config, Mapping):
+        provenance["config"] = json.loads(json.dumps(dict(config), default=str))
+    return {**provenance, "n_spectra": len(spectra)}
+
+
+def _json_metrics(metrics: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """The test metrics that are finite numbers, and the test set's size."""
+    kept = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    return {"n_test": n, **{k: v for k, v in kept.items() if np.isfinite(v)}}
 
 
 def _same_start(init: Mapping[str, Any] | None) -> tuple[Any, ...] | None:

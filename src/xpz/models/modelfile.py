@@ -34,11 +34,12 @@ from safetensors.torch import load_file, save_file
 
 import xpz
 from xpz.errors import XpzError
-from xpz.io.atomic import write_directory_atomically
+from xpz.io.atomic import atomic_path, write_directory_atomically
 from xpz.layout import LAYOUT_VERSION
 from xpz.models.base import RedshiftModel
 from xpz.models.ood import OodStatistics, attach_ood, ood_statistics, split_ood_tensors
 from xpz.models.registry import build_model
+from xpz.models.shipped import resolve_model
 from xpz.preprocess import Scaler, scaler_from_dict
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "LoadedModel",
     "ModelFileError",
     "UnverifiedModelWarning",
+    "add_metadata",
     "config_sha256",
     "load_model",
     "model_inputs",
@@ -241,8 +243,11 @@ def verified_tensors(file: Path, sha256: str) -> dict[str, torch.Tensor]:
 
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model directory written by :func:`save_model`, verified, in eval mode."""
-    path = Path(path)
+    """Load a model directory written by :func:`save_model`, verified, in eval mode.
+
+    ``path`` may name a shipped model (``"default"``, :mod:`xpz.models.shipped`).
+    """
+    path = resolve_model(path)
     info = _read_model_json(path)
     try:
         weights = verified_tensors(path / info["weights"]["file"], info["weights"]["sha256"])
@@ -261,6 +266,19 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     attach_ood(model, stats)
     model.to(device).eval()
     return LoadedModel(model, scaler, info.get("metadata", {}), path)
+
+
+def add_metadata(path: str | os.PathLike[str], entries: Mapping[str, Any]) -> None:
+    """Add ``entries`` to ``metadata`` of the model at ``path`` (e.g. test metrics), atomically.
+
+    ``metadata`` is not covered by the integrity checksum: nothing that changes
+    predictions can be changed this way.
+    """
+    file = Path(path) / MODEL_JSON
+    info = _read_model_json(Path(path))
+    info["metadata"] = {**info.get("metadata", {}), **json.loads(json.dumps(dict(entries)))}
+    with atomic_path(file) as tmp:
+        write_json(tmp, info)
 
 
 def model_inputs(
