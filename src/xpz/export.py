@@ -264,9 +264,8 @@ class OnnxModel:
 
         from xpz.models.modelfile import ModelFileError, verify_model_json
         from xpz.models.registry import model_config_from_dict
-        from xpz.preprocess import scaler_from_dict
-
         from xpz.models.shipped import resolve_model
+        from xpz.preprocess import scaler_from_dict
 
         self.path = resolve_model(source)
         if self.path.is_dir():

@@ -186,7 +186,12 @@ def run_training(
         start_from(model, initial, freeze)
     _write_settings(run_dir / RECIPE_FILE, settings, resume=resume)
     result = train(
-        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data, extra, seed=recipe.training.seed)
+        model,
+        data,
+        recipe.training,
+        run_dir,
+        resume=resume,
+        finalize=_calibration(data, extra, seed=recipe.training.seed),
     )
     if not is_main_process():  # under torchrun, process 0 alone tests and reports
         return RunResult(run_dir, result.model_dir, run_dir / REPORT_DIR / "report.html", {})

@@ -69,9 +69,7 @@ def test_model_file_holds_ood_tensors_and_scalars(trained):
     assert ood["method"] == "combined"
 
 
-def test_flag_is_quiet_in_distribution_and_fires_on_shifted_data(
-    trained, in_distribution, shifted
-):
+def test_flag_is_quiet_in_distribution_and_fires_on_shifted_data(trained, in_distribution, shifted):
     quiet = inference.predict(trained, in_distribution)
     loud = inference.predict(trained, shifted)
     assert np.isfinite(np.asarray(quiet["ood_score"])).all()

@@ -128,9 +128,7 @@ def format_card(card: Mapping[str, Any]) -> str:
         lines.append("test metrics: none recorded")
     calibration = card.get("calibration")
     if calibration:
-        lines.append(
-            "calibration: " + ", ".join(f"{k} {_fmt(v)}" for k, v in calibration.items())
-        )
+        lines.append("calibration: " + ", ".join(f"{k} {_fmt(v)}" for k, v in calibration.items()))
     else:
         lines.append("calibration: none (point-estimate model or not calibrated)")
     lines += ["out-of-distribution score:", *_ood_lines(card.get("ood"))]
