@@ -74,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"the model is {size} bytes, over the {MAX_BYTES}-byte package limit")
 
     def copy(tmp: Path) -> None:
+        tmp.chmod(0o755)  # package data: readable by everyone
         for name in ("model.json", "model.safetensors"):
-            shutil.copy2(result.model_dir / name, tmp / name)
+            shutil.copyfile(result.model_dir / name, tmp / name)
+            (tmp / name).chmod(0o644)
 
     write_directory_atomically(args.output, copy)
     metrics = {k: round(float(v), 5) for k, v in result.metrics.items()}
