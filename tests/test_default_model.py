@@ -82,3 +82,22 @@ def test_python_predict_takes_the_name_default():
 
     table = predict("default", simulate(50, seed=3))
     assert len(table) == 50 and np.isfinite(np.asarray(table["z_pred"])).all()
+
+
+def test_evaluate_and_export_take_the_name_default(tmp_path, capsys):
+    from xpz.cli import main
+    from xpz.inference import predict
+    from xpz.io.tables import write_spectra
+    from xpz.simulate import simulate
+
+    spectra = simulate(200, seed=4)
+    write_spectra(spectra, tmp_path / "sim.parquet")
+    assert (
+        main(["evaluate", "default", str(tmp_path / "sim.parquet"), "-o", str(tmp_path / "r")]) == 0
+    )
+    assert "MAE" in capsys.readouterr().out
+    assert main(["export", "default", "--onnx", "-o", str(tmp_path / "m.onnx")]) == 0
+    onnx = predict(tmp_path / "m.onnx", spectra, runtime="onnx")
+    torch_ = predict("default", spectra)
+    np.testing.assert_allclose(onnx["ood_score"], torch_["ood_score"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(onnx["z_pred"], torch_["z_pred"], atol=1e-4)
