@@ -21,28 +21,17 @@ def tiny_model(tmp_path, toy_spectra):
     return save_model(tmp_path / "model", model, scaler)
 
 
-def test_outside_training_range_rule():
-    inside = np.full((1, 100), 0.5)
-    few_out = inside.copy()
-    few_out[0, :5] = 2.0  # exactly 5% out: not flagged
-    many_out = inside.copy()
-    many_out[0, :6] = -1.0
-    rows = np.vstack([inside, few_out, many_out])
-    assert inference.outside_training_range(rows).tolist() == [False, False, True]
-
-
 def test_flag_predictions_sets_each_bit(toy_spectra):
     s = toy_spectra[:4]
     flux = s.flux.copy()
     flux[1, 3] = np.nan
     s = s.replace(flux=flux)
-    scaled = np.full((4, 186), 0.5)
-    scaled[2] = 5.0
+    ood_score = np.array([0.5, np.nan, 1.2, 1.0])
     z_pred = np.array([0.2, np.nan, 0.3, 0.599])
-    flag = inference.flag_predictions(s, z_pred, (0.0, 0.6), scaled)
+    flag = inference.flag_predictions(s, z_pred, (0.0, 0.6), ood_score)
     assert flag[0] == 0
     assert flag[1] & Flag.NONFINITE_FLUX
-    assert flag[2] == Flag.OUTSIDE_TRAINING_RANGE
+    assert flag[2] == Flag.OUT_OF_DISTRIBUTION
     assert flag[3] == Flag.Z_AT_EDGE
 
 

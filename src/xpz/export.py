@@ -10,8 +10,10 @@ into one self-contained ``.onnx`` file:
   so the file needs no xpz code to run;
 * outputs: the model's ``summarize()`` estimates (``z_pred``, and for
   distributional models ``z_err`` and the quantiles), float32 (N,), plus the
-  gridded ``pdf`` (N, K) when exported with ``include_pdf=True``; a row with a
-  non-finite scaled input gets NaN outputs, as in torch;
+  gridded ``pdf`` (N, K) when exported with ``include_pdf=True``, plus
+  ``ood_score`` (N,) for models with OOD statistics (:mod:`xpz.models.ood`,
+  computed in the graph); a row with a non-finite scaled input gets NaN
+  outputs, as in torch;
 * metadata: the whole ``model.json`` (``xpz.model_json``, with its
   ``integrity`` checksum, verified again by :class:`OnnxModel`), the weights'
   SHA-256, the pixel-layout and model-format versions.
@@ -120,6 +122,8 @@ def _export_module(loaded, output_names: Sequence[str]):  # -> torch.nn.Module
     import torch
     from torch import Tensor, nn
 
+    from xpz.models.ood import ood_statistics
+
     class Exported(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -131,7 +135,12 @@ def _export_module(loaded, output_names: Sequence[str]):  # -> torch.nn.Module
             if flux_error is not None:
                 channels.append(self.scaler.error(flux, flux_error))
             x = torch.stack(channels, dim=1)
-            out = self.model.summarize(self.model(x))
+            stats = ood_statistics(self.model)
+            if stats is None:
+                out = self.model.summarize(self.model(x))
+            else:
+                output, embedding = self.model.forward_with_embedding(x)
+                out = {**self.model.summarize(output), "ood_score": stats(x, embedding)}
             # NaN in, NaN out, as in torch (onnxruntime's ReLU and MaxPool drop NaN)
             finite = torch.isfinite(x.sum(dim=(1, 2)))
             return tuple(
@@ -157,6 +166,8 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
     model = loaded.model
     with torch.inference_mode():
         names = list(model.summarize(model(model.example_input(2))))
+    if loaded.has_ood:
+        names.append("ood_score")
     if not include_pdf and "pdf" in names:
         names.remove("pdf")
     inputs = ["flux", "flux_error"][: model.input_channels]
@@ -182,7 +193,7 @@ def onnx_bytes(model_dir: str | os.PathLike[str], *, include_pdf: bool = False) 
         "layout_version": str(info["layout_version"]),
         "format_version": str(info["format_version"]),
         "model_kind": info["model"]["kind"],
-        "source": str(Path(model_dir).resolve()),
+        "source": str(Path(loaded.path).resolve()),
     }
     onnx.helper.set_model_props(proto, {META_PREFIX + k: v for k, v in meta.items()})
     proto.producer_name = "xpz"
@@ -253,9 +264,10 @@ class OnnxModel:
 
         from xpz.models.modelfile import ModelFileError, verify_model_json
         from xpz.models.registry import model_config_from_dict
+        from xpz.models.shipped import resolve_model
         from xpz.preprocess import scaler_from_dict
 
-        self.path = Path(source)
+        self.path = resolve_model(source)
         if self.path.is_dir():
             content = onnx_bytes(self.path)
         elif self.path.is_file():

@@ -9,6 +9,9 @@ Two entry points:
   in chunks of ``chunk_rows`` rows with bounded memory -> one catalogue file,
   written atomically.
 
+Every row gets an ``ood_score`` (:mod:`xpz.models.ood`; NaN for models saved
+without OOD statistics) and ``Flag.OUT_OF_DISTRIBUTION`` when it exceeds 1.
+
 Rows are never dropped: a spectrum the model cannot take (a NaN or infinite
 flux, a missing band, an all-zero spectrum; :func:`unusable_rows`) is not run,
 gets NaN estimates and ``Flag.NO_ESTIMATE``, and its other bits say why; the
@@ -40,7 +43,6 @@ __all__ = [
     "EDGE_MARGIN",
     "MAX_ABS_FLUX",
     "MAX_NEGATIVE_SHARE",
-    "RANGE_MARGIN",
     "PredictSummary",
     "Runtime",
     "flag_predictions",
@@ -55,10 +57,6 @@ __all__ = [
     "unusable_rows",
 ]
 
-#: A scaled pixel counts as out of range beyond [0 - RANGE_MARGIN, 1 + RANGE_MARGIN].
-RANGE_MARGIN = 0.25
-#: Share of out-of-range pixels above which a spectrum is flagged OUTSIDE_TRAINING_RANGE.
-RANGE_MAX_FRACTION = 0.05
 #: Predictions within this distance of the model's redshift range edges get Z_AT_EDGE.
 EDGE_MARGIN = 0.005
 #: A flux beyond this (e-/s in one pixel) is implausible: brighter than any source
@@ -98,20 +96,16 @@ def _z_range(model) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def outside_training_range(scaled: NDArray[np.floating]) -> NDArray[np.bool_]:
-    """True for rows whose scaled fluxes leave the training range on many pixels.
+def out_of_distribution(ood_score: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """True where ``ood_score`` exceeds the threshold 1 (NaN: a model without OOD statistics).
 
-    ``scaled`` are min-max scaled fluxes (N, pixels): the training set spans
-    [0, 1] per pixel.  A row is flagged when more than ``RANGE_MAX_FRACTION``
-    of its finite pixels lie outside [-RANGE_MARGIN, 1 + RANGE_MARGIN].
-
-    >>> outside_training_range(np.array([[0.5] * 20, [0.5] * 18 + [3.0, 3.0]])).tolist()
-    [False, True]
+    >>> out_of_distribution(np.array([0.5, 1.5, np.nan])).tolist()
+    [False, True, False]
     """
-    finite = np.isfinite(scaled)
-    out = finite & ((scaled < -RANGE_MARGIN) | (scaled > 1 + RANGE_MARGIN))
-    n_finite = np.maximum(finite.sum(axis=1), 1)
-    return out.sum(axis=1) / n_finite > RANGE_MAX_FRACTION
+    from xpz.models.ood import OOD_THRESHOLD
+
+    with np.errstate(invalid="ignore"):
+        return np.asarray(ood_score) > OOD_THRESHOLD
 
 
 def implausible_flux(flux: NDArray[np.floating]) -> NDArray[np.bool_]:
@@ -143,14 +137,14 @@ def flag_predictions(
     spectra: Spectra,
     z_pred: NDArray[np.floating],
     z_range: tuple[float, float],
-    scaled: NDArray[np.floating] | None,
+    ood_score: NDArray[np.floating] | None = None,
 ) -> NDArray[np.uint32]:
     """Input flags plus the prediction bits (:class:`~xpz.spectra.Flag`)."""
     flag = spectra.flag.copy()
     flag[~np.isfinite(spectra.flux).all(axis=1)] |= np.uint32(Flag.NONFINITE_FLUX)
     flag[implausible_flux(spectra.flux)] |= np.uint32(Flag.IMPLAUSIBLE_FLUX)
-    if scaled is not None:
-        flag[outside_training_range(scaled)] |= np.uint32(Flag.OUTSIDE_TRAINING_RANGE)
+    if ood_score is not None:
+        flag[out_of_distribution(ood_score)] |= np.uint32(Flag.OUT_OF_DISTRIBUTION)
     flag[~np.isfinite(z_pred)] |= np.uint32(Flag.NO_ESTIMATE)
     lo, hi = z_range
     with np.errstate(invalid="ignore"):
@@ -190,7 +184,7 @@ def _with_nan_rows(values: NDArray, good: NDArray[np.bool_]) -> NDArray:
 def predict_spectra(
     model, spectra: Spectra, *, batch_size: int = 1024, keep_pdf: bool = False
 ) -> tuple[dict[str, NDArray], NDArray[np.uint32]]:
-    """Estimates (``z_pred``, ``z_err``, quantiles...) and flags for one chunk of spectra.
+    """Estimates (``z_pred``, ``z_err``, quantiles..., ``ood_score``) and flags for one chunk.
 
     ``model`` is an open predictor (:func:`open_model`).  ``keep_pdf`` keeps the
     full gridded ``pdf`` (N, K) of distributional models; catalogues hold only
@@ -204,11 +198,9 @@ def predict_spectra(
     raw = model.predict(spectra.flux[good], errors, batch_size=batch_size)
     if not keep_pdf:
         raw.pop("pdf", None)
+    raw.setdefault("ood_score", np.full(int(good.sum()), np.nan, np.float32))  # no OOD statistics
     estimates = {name: _with_nan_rows(values, good) for name, values in raw.items()}
-    has_minmax = model.scaler.to_dict().get("scaling") != "none"
-    flag = flag_predictions(
-        spectra, estimates["z_pred"], _z_range(model), scaled if has_minmax else None
-    )
+    flag = flag_predictions(spectra, estimates["z_pred"], _z_range(model), estimates["ood_score"])
     return estimates, flag
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from xpz.errors import InputError, XpzError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import RedshiftModel
-from xpz.models.modelfile import LoadedModel
+from xpz.models.modelfile import LoadedModel, add_metadata
 from xpz.recipes import Recipe, prepare_training_data
 from xpz.spectra import Spectra
 from xpz.training.data import TrainingData
@@ -168,7 +168,7 @@ def run_training(
     if initial is not None:
         check_same_architecture(recipe.model, initial)
     run_dir = Path(run_dir)
-    provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
+    provenance = data_provenance(spectra)
     split, data = prepare_training_data(
         spectra,
         recipe,
@@ -186,7 +186,12 @@ def run_training(
         start_from(model, initial, freeze)
     _write_settings(run_dir / RECIPE_FILE, settings, resume=resume)
     result = train(
-        model, data, recipe.training, run_dir, resume=resume, finalize=_calibration(data, extra)
+        model,
+        data,
+        recipe.training,
+        run_dir,
+        resume=resume,
+        finalize=_calibration(data, extra, seed=recipe.training.seed),
     )
     if not is_main_process():  # under torchrun, process 0 alone tests and reports
         return RunResult(run_dir, result.model_dir, run_dir / REPORT_DIR / "report.html", {})
@@ -203,7 +208,25 @@ def run_training(
         history=_history_columns(result.history),
         config=settings,
     )
+    add_metadata(result.model_dir, {"test_metrics": _json_metrics(evaluation.metrics, len(test))})
     return RunResult(run_dir, result.model_dir, report, evaluation.metrics)
+
+
+def data_provenance(spectra: Spectra) -> dict[str, Any]:
+    """What the model file records about its training data: the spectra's scalar metadata
+    (simulator and its version, seed), the simulator's ``config`` and ``n_spectra``.
+    """
+    provenance = {k: v for k, v in spectra.meta.items() if isinstance(v, str | int | float)}
+    config = spectra.meta.get("config")
+    if isinstance(config, Mapping):
+        provenance["config"] = json.loads(json.dumps(dict(config), default=str))
+    return {**provenance, "n_spectra": len(spectra)}
+
+
+def _json_metrics(metrics: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """The test metrics that are finite numbers, and the test set's size."""
+    kept = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    return {"n_test": n, **{k: v for k, v in kept.items() if np.isfinite(v)}}
 
 
 def _same_start(init: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
@@ -227,15 +250,21 @@ def _write_settings(path: Path, settings: Mapping[str, Any], *, resume: bool) ->
         tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def _calibration(data: TrainingData, extra: Mapping[str, Any] | None = None) -> Finalizer:
+def _calibration(
+    data: TrainingData, extra: Mapping[str, Any] | None = None, *, seed: int = 0
+) -> Finalizer:
     """Post-hoc calibration of the trained model on the validation set (before its save).
 
-    ``extra`` joins the model file's metadata with what was fitted.
+    Then the OOD statistics (:func:`xpz.models.ood.fit_ood`): fitted on a
+    sample of the training inputs drawn with ``seed``, their threshold on the
+    validation inputs.  ``extra`` joins the model file's metadata with what was fitted.
     """
+    from xpz.models.ood import fit_ood
 
     def calibrate(model: RedshiftModel) -> dict[str, Any]:
         fitted = model.calibrate(data.x_validation, data.z_validation)
-        return {**(extra or {}), **({"calibration": fitted} if fitted else {})}
+        ood = fit_ood(model, data.x_train, data.x_validation, seed=seed)
+        return {**(extra or {}), **({"calibration": fitted} if fitted else {}), "ood": ood}
 
     return calibrate
 

@@ -40,8 +40,8 @@ class Flag(enum.IntFlag):
     MISSING_RP = 1 << 1
     #: At least one flux is NaN or infinite.
     NONFINITE_FLUX = 1 << 2
-    #: Scaled input falls well outside the range seen in training.
-    OUTSIDE_TRAINING_RANGE = 1 << 3
+    # Bit 3 (1 << 3) was OUTSIDE_TRAINING_RANGE, a test of min-max-scaled pixels that
+    # could never fire for L2-normalised models; OUT_OF_DISTRIBUTION replaces it.
     #: Predicted redshift lies at the edge of the model's redshift range.
     Z_AT_EDGE = 1 << 4
     #: No estimate: the model cannot take this spectrum (a non-finite flux, a
@@ -53,6 +53,12 @@ class Flag(enum.IntFlag):
     #: ones, or a flux beyond 1e10 e-/s (see :func:`xpz.inference.implausible_flux`).
     #: Such rows keep their estimates, which should not be trusted.
     IMPLAUSIBLE_FLUX = 1 << 6
+    #: The spectrum lies far from the model's training set: its ``ood_score``
+    #: (Mahalanobis distance of the network's penultimate-layer features to the
+    #: training set's, :mod:`xpz.models.ood`) exceeds 1, the threshold that 1% of
+    #: validation galaxies exceed.  Works for every model kind and scaler; never
+    #: set by models saved without OOD statistics (their ``ood_score`` is NaN).
+    OUT_OF_DISTRIBUTION = 1 << 7
 
 
 def _as_1d(name: str, values: ArrayLike | None, n: int, dtype: type) -> NDArray | None:

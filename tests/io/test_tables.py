@@ -39,7 +39,7 @@ def make_spectra(n: int, seed: int = 3) -> Spectra:
     flux[2, 17] = np.nan
     flag = np.zeros(n, np.uint32)
     flag[2] = Flag.NONFINITE_FLUX
-    flag[1] = Flag.OUTSIDE_TRAINING_RANGE
+    flag[1] = Flag.OUT_OF_DISTRIBUTION
     return Spectra(
         flux=flux,
         source_id=BIG_ID + np.arange(n, dtype=np.int64),

@@ -119,7 +119,7 @@ def test_empty_partition_gives_empty_rows_with_catalogue_columns(data):
     out = predict_partition(
         frame, model=str(model), fingerprint=model_fingerprint(model), runtime="torch"
     )
-    assert list(out.columns) == ["source_id", "z_pred", "z_err", "flag"]
+    assert list(out.columns) == ["source_id", "z_pred", "z_err", "ood_score", "flag"]
     assert len(out) == 0 and out["flag"].dtype == np.uint32
 
 

@@ -9,7 +9,9 @@ HELP = "Evaluate a model on labelled spectra: metrics, per-bin table, figures an
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model directory (e.g. RUN_DIR/model)")
+    parser.add_argument(
+        "model", help="model directory (e.g. RUN_DIR/model), or 'default': the shipped model"
+    )
     parser.add_argument("data", help="labelled spectra (with a 'z' column)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="report directory")
 

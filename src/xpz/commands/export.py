@@ -12,7 +12,9 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model directory (e.g. RUN_DIR/model)")
+    parser.add_argument(
+        "model", help="model directory (e.g. RUN_DIR/model), or 'default': the shipped model"
+    )
     parser.add_argument(
         "--onnx", action="store_true", required=True, help="write ONNX (the only format)"
     )

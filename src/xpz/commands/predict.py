@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from xpz.inference import Runtime
     from xpz.io.catalog import CATALOG_FORMATS
 
-    parser.add_argument("model", help="model directory (e.g. RUN_DIR/model)")
+    parser.add_argument(
+        "model", help="model directory (e.g. RUN_DIR/model), or 'default': the shipped model"
+    )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="input files or folders")
     parser.add_argument("-o", "--output", required=True, help="catalogue file")
     from xpz.io.formats import TableFormat

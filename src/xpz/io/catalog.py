@@ -11,6 +11,9 @@ z_pred          float32   redshift estimate (median of the PDF for distributiona
 z_err           float32   1-sigma uncertainty ((z_q84 - z_q16) / 2); NaN when the
                           model gives no distribution
 z_q025 ...      float32   2.5, 16, 84, 97.5 percentiles, where the model gives them
+ood_score       float32   out-of-distribution score (:mod:`xpz.models.ood`): above 1
+                          the row has ``OUT_OF_DISTRIBUTION``; NaN for models saved
+                          without OOD statistics
 flag            uint32    :class:`xpz.spectra.Flag` bits (input and prediction);
                           rows with ``NO_ESTIMATE`` have NaN estimates
 ==============  ========  ==========================================================
@@ -61,6 +64,7 @@ COLUMN_DESCRIPTIONS = {
     "z_q16": "16th percentile of the redshift distribution",
     "z_q84": "84th percentile of the redshift distribution",
     "z_q975": "97.5th percentile of the redshift distribution",
+    "ood_score": "Out-of-distribution score: distance to the training set, 1 = threshold",
     "flag": "Quality bits: " + ", ".join(f"{f.value}={f.name}" for f in Flag if f.value),
 }
 _ORDER = tuple(COLUMN_DESCRIPTIONS)
@@ -105,7 +109,7 @@ def _columns(estimates: Mapping[str, NDArray], source_id: NDArray, flag: NDArray
     for name in _ORDER[1:-1]:
         if name in estimates:
             cols[name] = np.asarray(estimates[name], np.float32)
-        elif name == "z_err":
+        elif name in ("z_err", "ood_score"):
             cols[name] = np.full(len(source_id), np.nan, np.float32)
     cols["flag"] = np.asarray(flag, np.uint32)
     return cols

@@ -11,6 +11,11 @@ only ever calls three methods:
 * ``summarize(output)``: a dict of (N,) tensors with at least ``z_pred``
   (distributional models add ``z_err`` and quantiles).
 
+The out-of-distribution score (:mod:`xpz.models.ood`) needs one more method of
+every model: ``embed(x)``, the penultimate-layer features (N, D) from which the
+output is computed (an ensemble concatenates or averages its members'), and,
+to run the network once for both, ``forward_with_embedding(x)``.
+
 Inference code runs :meth:`RedshiftModel.for_inference`, an equivalent frozen
 copy in which a model may fold layers together (XpzNet folds each BatchNorm
 into the convolution before it).
@@ -162,6 +167,19 @@ class RedshiftModel(nn.Module, abc.ABC):
     @abc.abstractmethod
     def forward(self, x: Tensor) -> Tensor:
         """Raw output for inputs ``x`` of shape (N, C, n_pixels)."""
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Penultimate-layer features (N, D) of inputs ``x`` (N, C, n_pixels), for OOD scores.
+
+        Every model kind implements it (:mod:`xpz.models.ood` fits the training
+        set's distribution of these features); an ensemble returns its members'
+        features concatenated.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement embed()")
+
+    def forward_with_embedding(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(forward(x), embed(x))``; models override it to run their trunk once."""
+        return self(x), self.embed(x)
 
     @abc.abstractmethod
     def loss(self, output: Tensor, z: Tensor) -> Tensor:

@@ -34,10 +34,12 @@ from safetensors.torch import load_file, save_file
 
 import xpz
 from xpz.errors import XpzError
-from xpz.io.atomic import write_directory_atomically
+from xpz.io.atomic import atomic_path, write_directory_atomically
 from xpz.layout import LAYOUT_VERSION
 from xpz.models.base import RedshiftModel
+from xpz.models.ood import OodStatistics, attach_ood, ood_statistics, split_ood_tensors
 from xpz.models.registry import build_model
+from xpz.models.shipped import resolve_model
 from xpz.preprocess import Scaler, scaler_from_dict
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "LoadedModel",
     "ModelFileError",
     "UnverifiedModelWarning",
+    "add_metadata",
     "config_sha256",
     "load_model",
     "model_inputs",
@@ -184,6 +187,11 @@ class LoadedModel:
         return self.model.z_range
 
     @property
+    def has_ood(self) -> bool:
+        """True when the model file holds OOD statistics (``ood_score`` and its flag)."""
+        return ood_statistics(self.model) is not None
+
+    @property
     def info(self) -> dict[str, Any]:
         """The whole ``model.json`` (config, scaler, checksum, versions, metadata)."""
         return _read_model_json(self.path)
@@ -235,8 +243,11 @@ def verified_tensors(file: Path, sha256: str) -> dict[str, torch.Tensor]:
 
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model directory written by :func:`save_model`, verified, in eval mode."""
-    path = Path(path)
+    """Load a model directory written by :func:`save_model`, verified, in eval mode.
+
+    ``path`` may name a shipped model (``"default"``, :mod:`xpz.models.shipped`).
+    """
+    path = resolve_model(path)
     info = _read_model_json(path)
     try:
         weights = verified_tensors(path / info["weights"]["file"], info["weights"]["sha256"])
@@ -246,12 +257,28 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
         raise ModelFileError(
             f"{path / MODEL_JSON}: incomplete or invalid model file ({err!r})"
         ) from err
+    weights, ood = split_ood_tensors(weights)
     try:
         model.load_state_dict(weights, strict=True)
-    except RuntimeError as err:
+        stats = OodStatistics(ood) if ood else None
+    except (RuntimeError, ValueError) as err:
         raise ModelFileError(f"{path}: weights do not fit the stored model config: {err}") from err
+    attach_ood(model, stats)
     model.to(device).eval()
     return LoadedModel(model, scaler, info.get("metadata", {}), path)
+
+
+def add_metadata(path: str | os.PathLike[str], entries: Mapping[str, Any]) -> None:
+    """Add ``entries`` to ``metadata`` of the model at ``path`` (e.g. test metrics), atomically.
+
+    ``metadata`` is not covered by the integrity checksum: nothing that changes
+    predictions can be changed this way.
+    """
+    file = Path(path) / MODEL_JSON
+    info = _read_model_json(Path(path))
+    info["metadata"] = {**info.get("metadata", {}), **json.loads(json.dumps(dict(entries)))}
+    with atomic_path(file) as tmp:
+        write_json(tmp, info)
 
 
 def model_inputs(
@@ -276,6 +303,7 @@ def predict_batches(
     """Scale ``flux`` (N, 186) e-/s, run the model, return ``summarize()`` outputs as numpy.
 
     Rows with non-finite fluxes give NaN estimates (rows never affect each other).
+    A model with OOD statistics (:mod:`xpz.models.ood`) adds ``ood_score``.
     """
     model = loaded.model.for_inference()  # a fresh copy: later changes to loaded.model count
     device = next(model.parameters()).device
@@ -284,10 +312,19 @@ def predict_batches(
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(x[start : start + batch_size]).to(device)
-            for name, value in model.summarize(model(batch)).items():
+            for name, value in _run(model, batch).items():
                 parts.setdefault(name, []).append(value.float().cpu().numpy())
     if not parts:  # no rows: run on an empty batch for the output names
         with torch.inference_mode():
-            empty = model.summarize(model(model.example_input(1).to(device)))
+            empty = _run(model, model.example_input(1).to(device))
         return {name: np.empty((0, *v.shape[1:]), np.float32) for name, v in empty.items()}
     return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _run(model: RedshiftModel, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``summarize()`` of one batch, plus ``ood_score`` if the model has OOD statistics."""
+    stats = ood_statistics(model)
+    if stats is None:
+        return model.summarize(model(batch))
+    output, embedding = model.forward_with_embedding(batch)
+    return {**model.summarize(output), "ood_score": stats(batch, embedding)}

@@ -174,10 +174,19 @@ class PaperCNN(RedshiftModel):
         return x
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.forward_with_embedding(x)[0]
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The last hidden dense layer's activations (N, ``dense_units[-1]``)."""
         x = self._prepare(x)
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x)
         return x
+
+    def forward_with_embedding(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The redshift (N, 1) and :meth:`embed` from one pass."""
+        hidden = self.embed(x)
+        return self.blocks[-1](hidden), hidden
 
     def conv_blocks(self) -> list[nn.Module]:
         """The ``(conv, activation)`` blocks, input side first."""

@@ -272,12 +272,25 @@ class XpzNet(RedshiftModel):
         self.register_buffer("loss_weights", torch.ones(config.n_bins), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return self.head(self.features(x))
+
+    def _check_input(self, x: Tensor) -> None:
         if x.dim() != 3 or x.shape[1:] != (self.input_channels, self.config.n_pixels):
             raise ValueError(
                 f"expected input (N, {self.input_channels}, {self.config.n_pixels}), "
                 f"got {tuple(x.shape)}"
             )
-        return self.head(self.features(x))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The hidden dense layer's activations (N, ``hidden_units``), before dropout."""
+        self._check_input(x)
+        return self.head[1](self.head[0](self.features(x)))
+
+    def forward_with_embedding(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Logits and :meth:`embed` from one pass."""
+        hidden = self.embed(x)
+        return self.head[3](self.head[2](hidden)), hidden
 
     def conv_blocks(self) -> list[nn.Module]:
         """One ``(conv, BN, ReLU, pool)`` block per convolution; the first includes the input BN."""

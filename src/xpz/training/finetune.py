@@ -26,6 +26,7 @@ import torch
 from xpz.errors import InputError
 from xpz.models.base import ModelConfig, RedshiftModel
 from xpz.models.modelfile import LoadedModel, load_model
+from xpz.models.ood import without_ood
 from xpz.training.config import Schedule, TrainConfig
 
 __all__ = [
@@ -69,7 +70,8 @@ def check_same_architecture(config: ModelConfig, initial: LoadedModel) -> None:
 def start_from(model: RedshiftModel, initial: LoadedModel, freeze: int = 0) -> RedshiftModel:
     """Copy the initial model's weights (and buffers) into ``model``, freeze ``freeze`` blocks."""
     with torch.no_grad():
-        model.load_state_dict(initial.model.state_dict(), strict=True)
+        # the initial model's OOD statistics are refitted after fine-tuning
+        model.load_state_dict(without_ood(initial.model.state_dict()), strict=True)
     try:
         model.freeze_conv_blocks(freeze)
     except ValueError as err:
