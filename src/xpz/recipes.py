@@ -28,6 +28,7 @@ import numpy as np
 from xpz.errors import InputError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import ModelConfig
+from xpz.models.ensemble import XpzEnsembleConfig
 from xpz.models.modelfile import LoadedModel
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import config_kind, model_config_from_dict
@@ -130,8 +131,12 @@ def paper_recipe() -> Recipe:
     )
 
 
-def xpz_recipe() -> Recipe:
+def xpz_recipe(members: int = 1) -> Recipe:
     """The ``xpz`` preset: :class:`~xpz.models.xpznet.XpzNet` on per-spectrum-normalised flux.
+
+    With ``members`` >= 2, the same network as an
+    :class:`~xpz.models.ensemble.XpzEnsemble` of that many members (PDFs
+    averaged, one temperature), trained the same way.
 
     Inputs: ``Scaling.PER_SPECTRUM`` with ``norm=SpectrumNorm.L2, minmax=False``
     (the L2 norm is positive for every spectrum, unlike the median), one
@@ -141,8 +146,10 @@ def xpz_recipe() -> Recipe:
     catastrophic outliers, mostly in the sparse z > 0.45 tail, from 39 to 29 of
     54,000 validation galaxies (``docs/accuracy.md``).  Trained with one-cycle Adam.
     """
+    network = {"input_channels": 1, "n_bins": 600, "prior_flattening": 0.5}
+    model = XpzNetConfig(**network) if members == 1 else XpzEnsembleConfig(members=members, **network)
     return Recipe(
-        model=XpzNetConfig(input_channels=1, n_bins=600, prior_flattening=0.5),
+        model=model,
         training=TrainConfig(
             epochs=12,
             batch_size=256,
