@@ -131,12 +131,15 @@ def paper_recipe() -> Recipe:
     )
 
 
-def xpz_recipe(members: int = 1) -> Recipe:
-    """The ``xpz`` preset: :class:`~xpz.models.xpznet.XpzNet` on per-spectrum-normalised flux.
+def xpz_recipe(members: int = 2) -> Recipe:
+    """The ``xpz`` preset: an ensemble of two :class:`~xpz.models.xpznet.XpzNet` on normalised flux.
 
-    With ``members`` >= 2, the same network as an
-    :class:`~xpz.models.ensemble.XpzEnsemble` of that many members (PDFs
-    averaged, one temperature), trained the same way.
+    An :class:`~xpz.models.ensemble.XpzEnsemble` of ``members`` networks
+    (PDFs averaged, one temperature; ``members=1``: one XpzNet, the preset
+    before the randomised training mixture).  Two members cost twice one
+    network's ~1 million multiply-adds, 0.06 of the paper CNN's, and keep the
+    model file under 2 MB; their disagreement widens the PDFs on spectra unlike
+    the training set (``docs/robustness.md``).
 
     Inputs: ``Scaling.PER_SPECTRUM`` with ``norm=SpectrumNorm.L2, minmax=False``
     (the L2 norm is positive for every spectrum, unlike the median), one
@@ -147,7 +150,9 @@ def xpz_recipe(members: int = 1) -> Recipe:
     54,000 validation galaxies (``docs/accuracy.md``).  Trained with one-cycle Adam.
     """
     network = {"input_channels": 1, "n_bins": 600, "prior_flattening": 0.5}
-    model = XpzNetConfig(**network) if members == 1 else XpzEnsembleConfig(members=members, **network)
+    model = (
+        XpzNetConfig(**network) if members == 1 else XpzEnsembleConfig(members=members, **network)
+    )
     return Recipe(
         model=model,
         training=TrainConfig(
@@ -166,7 +171,8 @@ def xpz_recipe(members: int = 1) -> Recipe:
         },
         name="xpz",
         description=(
-            "small CNN with a softmax over 600 redshift bins on [0, 0.6] (median, quantiles, PDF); "
+            f"{members} small CNN(s) with a softmax over 600 redshift bins on [0, 0.6], PDFs averaged "
+            "(median, quantiles, PDF); "
             "per-spectrum L2-normalised flux; cross-entropy weighted by (training density)^-0.5; "
             "Adam lr 3e-3 one-cycle, batch 256, 12 epochs; "
             "softmax temperature calibrated on the validation set to the 68% and 95% coverage"
