@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from xpz.models.ensemble import XpzEnsemble
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
 from xpz.models.xpznet import XpzNet
@@ -56,7 +57,8 @@ def test_presets() -> None:
 def test_xpz_preset() -> None:
     preset = xpz_recipe()
     assert preset.name == "xpz" and preset == get_preset("xpz")
-    assert isinstance(build_model(preset.model, seed=0), XpzNet)
+    assert isinstance(build_model(preset.model, seed=0), XpzEnsemble)
+    assert isinstance(build_model(xpz_recipe(members=1).model, seed=0), XpzNet)
     assert preset.model.input_channels == 1 and preset.training.batch_size == 256
     scaler = make_scaler(**preset.scaling)
     assert scaler.to_dict() == {"scaling": "per_spectrum", "norm": "l2", "minmax": None}

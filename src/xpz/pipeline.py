@@ -105,7 +105,10 @@ def _report(
     config: Mapping[str, Any] | None = None,
     extra_metrics: Mapping[str, float] | None = None,
 ) -> tuple[Path, Evaluation]:
-    """Evaluate the predictions against the spectra's redshifts and write the report."""
+    """Evaluate the predictions against the spectra's redshifts and write the report.
+
+    The report's extra metrics include :func:`flag_rates` of the predictions.
+    """
     from xpz.evaluation.evaluate import evaluate
     from xpz.evaluation.report import write_report
 
@@ -126,9 +129,24 @@ def _report(
         history=history,
         spectra=spectra,
         config=config,
-        extra_metrics=extra_metrics,
+        extra_metrics={**flag_rates(predictions), **(extra_metrics or {})},
     )
     return html, result
+
+
+def flag_rates(predictions: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Share of the rows flagged ``OUT_OF_DISTRIBUTION`` (``ood_flag_rate``), if flags are given.
+
+    >>> from xpz.spectra import Flag
+    >>> flag_rates({"flag": np.array([0, int(Flag.OUT_OF_DISTRIBUTION), 0, 0], np.uint32)})
+    {'ood_flag_rate': 0.25}
+    """
+    from xpz.spectra import Flag
+
+    if "flag" not in predictions or len(predictions["flag"]) == 0:
+        return {}
+    flagged = (np.asarray(predictions["flag"]) & np.uint32(Flag.OUT_OF_DISTRIBUTION)) != 0
+    return {"ood_flag_rate": float(flagged.mean())}
 
 
 def run_training(
@@ -208,8 +226,9 @@ def run_training(
         history=_history_columns(result.history),
         config=settings,
     )
-    add_metadata(result.model_dir, {"test_metrics": _json_metrics(evaluation.metrics, len(test))})
-    return RunResult(run_dir, result.model_dir, report, evaluation.metrics)
+    metrics = {**evaluation.metrics, **flag_rates(predictions)}
+    add_metadata(result.model_dir, {"test_metrics": _json_metrics(metrics, len(test))})
+    return RunResult(run_dir, result.model_dir, report, metrics)
 
 
 def data_provenance(spectra: Spectra) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import numpy as np
 from xpz.errors import InputError
 from xpz.io.atomic import atomic_path
 from xpz.models.base import ModelConfig
+from xpz.models.ensemble import XpzEnsembleConfig
 from xpz.models.modelfile import LoadedModel
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import config_kind, model_config_from_dict
@@ -130,8 +131,15 @@ def paper_recipe() -> Recipe:
     )
 
 
-def xpz_recipe() -> Recipe:
-    """The ``xpz`` preset: :class:`~xpz.models.xpznet.XpzNet` on per-spectrum-normalised flux.
+def xpz_recipe(members: int = 2) -> Recipe:
+    """The ``xpz`` preset: an ensemble of two :class:`~xpz.models.xpznet.XpzNet` on normalised flux.
+
+    An :class:`~xpz.models.ensemble.XpzEnsemble` of ``members`` networks
+    (PDFs averaged, one temperature; ``members=1``: one XpzNet, the preset
+    before the randomised training mixture).  Two members cost twice one
+    network's ~1 million multiply-adds, 0.06 of the paper CNN's, and keep the
+    model file under 2 MB; their disagreement widens the PDFs on spectra unlike
+    the training set (``docs/robustness.md``).
 
     Inputs: ``Scaling.PER_SPECTRUM`` with ``norm=SpectrumNorm.L2, minmax=False``
     (the L2 norm is positive for every spectrum, unlike the median), one
@@ -141,8 +149,12 @@ def xpz_recipe() -> Recipe:
     catastrophic outliers, mostly in the sparse z > 0.45 tail, from 39 to 29 of
     54,000 validation galaxies (``docs/accuracy.md``).  Trained with one-cycle Adam.
     """
+    network = {"input_channels": 1, "n_bins": 600, "prior_flattening": 0.5}
+    model = (
+        XpzNetConfig(**network) if members == 1 else XpzEnsembleConfig(members=members, **network)
+    )
     return Recipe(
-        model=XpzNetConfig(input_channels=1, n_bins=600, prior_flattening=0.5),
+        model=model,
         training=TrainConfig(
             epochs=12,
             batch_size=256,
@@ -159,7 +171,8 @@ def xpz_recipe() -> Recipe:
         },
         name="xpz",
         description=(
-            "small CNN with a softmax over 600 redshift bins on [0, 0.6] (median, quantiles, PDF); "
+            f"{members} small CNN(s) with a softmax over 600 redshift bins on [0, 0.6], PDFs averaged "
+            "(median, quantiles, PDF); "
             "per-spectrum L2-normalised flux; cross-entropy weighted by (training density)^-0.5; "
             "Adam lr 3e-3 one-cycle, batch 256, 12 epochs; "
             "softmax temperature calibrated on the validation set to the 68% and 95% coverage"

@@ -138,3 +138,7 @@ def test_trains_end_to_end_and_exports_to_onnx(tmp_path) -> None:
     got = OnnxModel(export_onnx(result.model_dir, tmp_path / "m.onnx")).predict(spectra.flux[:32])
     for name in ("z_pred", "z_err", "z_q975"):
         np.testing.assert_allclose(got[name], expected[name], atol=1e-5)
+    # the OOD score reads every member's embedding, in torch and ONNX alike
+    assert loaded.model.embed(torch.zeros(2, 1, 186)).shape == (2, 3 * TINY.hidden_units)
+    assert np.isfinite(expected["ood_score"]).all()
+    np.testing.assert_allclose(got["ood_score"], expected["ood_score"], rtol=1e-4, atol=1e-4)

@@ -75,6 +75,11 @@ def print_result(result) -> None:
         f"test: MAE {m['mae']:.4f} (dissertation 0.021); mean |bin error| z<0.35 "
         f"{m['mean_abs_bin_error_z_lt_035']:.4f} (dissertation 0.013); "
         f"sigma_NMAD {m['sigma_nmad']:.4f}; outliers |dz|>0.15 {m['outlier_frac_015']:.2%}"
+        + (
+            f"; flagged out of distribution {m['ood_flag_rate']:.2%}"
+            if "ood_flag_rate" in m
+            else ""
+        )
     )
 
 

@@ -102,6 +102,15 @@ class XpzEnsemble(RedshiftModel):
     def forward(self, x: Tensor) -> Tensor:
         return torch.stack([member(x) for member in self.nets()], dim=1)
 
+    def embed(self, x: Tensor) -> Tensor:
+        """The members' :meth:`XpzNet.embed` features, concatenated: (N, members * hidden_units)."""
+        return torch.cat([member.embed(x) for member in self.nets()], dim=1)
+
+    def forward_with_embedding(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Member logits (N, members, n_bins) and :meth:`embed`, from one pass per member."""
+        pairs = [member.forward_with_embedding(x) for member in self.nets()]
+        return torch.stack([p[0] for p in pairs], dim=1), torch.cat([p[1] for p in pairs], dim=1)
+
     def loss(self, output: Tensor, z: Tensor) -> Tensor:
         """Mean of the members' cross-entropies (each member learns on its own)."""
         losses = [member.loss(output[:, i], z) for i, member in enumerate(self.nets())]

@@ -1,0 +1,155 @@
+"""Robust on physics it was not trained on? The default model against held-out simulator knobs.
+
+Trains, through the user's path (:mod:`domain_shift`):
+
+* ``today``: the ``xpz`` preset on today's default simulated data set;
+* ``mixture``: the default model's recipe on the randomised training mixture
+  (:meth:`xpz.simulate.SimulationConfig.randomised`);
+* ``without <knob>``: the same recipe on the mixture with one knob held out
+  (``randomised(exclude=[knob])``), for every knob of
+  :class:`xpz.simulate.Knob`, unless ``--knobs`` names fewer;
+
+and tests each on fresh simulated data (seeds the training did not use):
+
+* in distribution: a new sample of the model's own training configuration;
+* the held-out knob at the far end of its range
+  (``SimulationConfig.shifted(knob, base=...)`` of the training configuration);
+* noise x2: the mixture with twice its noise;
+* for ``today``: also the mixture, which it never saw.
+
+Columns: MAE, sigma_NMAD, outliers (\\|dz\\|/(1+z) > 0.15), the worst \\|mean
+error\\| of the 0.05 bins up to z = 0.45, 68%/95% interval coverage, the share
+of galaxies flagged ``OUT_OF_DISTRIBUTION`` and the share of catastrophic
+outliers it flags; then the targets of issue #14, met or not.
+
+Usage::
+
+    .venv/bin/python benchmarks/robustness.py --n 60000 --n-test 10000 \\
+        --work /tmp/robustness --out docs/robustness.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from domain_shift import load_average, markdown_table, score, trained_model  # noqa: E402
+
+from xpz.io.atomic import atomic_path  # noqa: E402
+from xpz.recipes import Recipe, get_preset, xpz_recipe  # noqa: E402
+from xpz.simulate import Knob, SimulationConfig, simulate  # noqa: E402
+
+#: Seeds: training data, in-distribution tests, shifted tests.
+TRAIN_SEED, TEST_SEED, SHIFT_SEED = 11, 12, 13
+
+
+def noisier(config: SimulationConfig, factor: float = 2.0) -> SimulationConfig:
+    """``config`` with ``factor`` times its noise."""
+    return dataclasses.replace(config, noise_scale=factor * config.noise_scale)
+
+
+def _test(n: int, seed: int, config: SimulationConfig):
+    return simulate(n, seed=seed, config=config)
+
+
+def run_model(
+    label: str,
+    recipe: Recipe,
+    config: SimulationConfig,
+    tests: dict[str, SimulationConfig],
+    args: argparse.Namespace,
+) -> list[tuple[list[str], dict[str, float]]]:
+    """Train ``recipe`` on ``config`` and score it on its own distribution and on ``tests``."""
+    run_dir = args.work / label.replace(" ", "-")
+    model = trained_model(lambda: simulate(args.n, seed=TRAIN_SEED, config=config), recipe, run_dir)
+    rows = [([label, "in distribution"], score(model, _test(args.n_test, TEST_SEED, config)))]
+    for name, test_config in tests.items():
+        rows.append(([label, name], score(model, _test(args.n_test, SHIFT_SEED, test_config))))
+        print(f"  {label} on {name}: MAE {rows[-1][1]['mae']:.4f}", flush=True)
+    return rows
+
+
+def targets(rows: list[tuple[list[str], dict[str, float]]]) -> str:
+    """Issue #14's held-out-knob targets for every ``without <knob>`` model."""
+    by = {tuple(names): values for names, values in rows}
+    lines = [
+        "| model | MAE ratio (<= 1.2) | outlier ratio (<= 1.5) | cov 68 (64-72) | "
+        "cov 95 (92-98) | worst bin (<= 0.02) | OOD on outl. (>= 50%) | OOD in distr. (<= 2%) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (label, test), shifted in by.items():
+        if not label.startswith("without") or test == "in distribution":
+            continue
+        own = by[(label, "in distribution")]
+        mae_ratio = shifted["mae"] / own["mae"]
+        outlier_ratio = shifted["outliers"] / max(own["outliers"], 1.0 / own["n"])
+        checks = [
+            (f"{mae_ratio:.2f}", mae_ratio <= 1.2),
+            (f"{outlier_ratio:.2f}", outlier_ratio <= 1.5),
+            (f"{shifted['cov68']:.1f}", abs(shifted["cov68"] - 68) <= 4),
+            (f"{shifted['cov95']:.1f}", abs(shifted["cov95"] - 95) <= 3),
+            (f"{shifted['worst_bin']:.4f}", shifted["worst_bin"] <= 0.02),
+            (f"{100 * shifted['ood_on_outliers']:.0f}%", shifted["ood_on_outliers"] >= 0.5),
+            (f"{100 * own['ood_rate']:.2f}%", own["ood_rate"] <= 0.02),
+        ]
+        cells = [f"{value} {'yes' if ok else 'no'}" for value, ok in checks]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=60_000, help="simulated spectra per training run")
+    parser.add_argument("--n-test", type=int, default=10_000, help="spectra per test set")
+    parser.add_argument("--knobs", nargs="*", choices=[k.value for k in Knob], help="held out")
+    parser.add_argument("--work", type=Path, required=True, help="training runs (reused)")
+    parser.add_argument("--out", type=Path, help="markdown report (default: print)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start, load_before = time.perf_counter(), load_average()
+    knobs = [Knob(k) for k in args.knobs] if args.knobs is not None else list(Knob)
+    mixture = SimulationConfig.randomised()
+    recipe = get_preset("xpz")
+    today = xpz_recipe(members=1)  # the preset before the mixture, on today's data set
+    rows = run_model("today", today, SimulationConfig(), {"mixture": mixture}, args)
+    rows += run_model("mixture", recipe, mixture, {"noise x2": noisier(mixture)}, args)
+    for knob in knobs:
+        base = SimulationConfig.randomised(exclude=[knob])
+        shifted = {f"{knob.value} shifted": SimulationConfig.shifted(knob, base=base)}
+        rows += run_model(f"without {knob.value}", recipe, base, shifted, args)
+    command = "python benchmarks/robustness.py " + shlex.join(argv or sys.argv[1:])
+    text = "\n\n".join(
+        [
+            "# Robustness: the default model on physics it was not trained on",
+            f"Made by `{command}` in {(time.perf_counter() - start) / 60:.0f} min; load "
+            f"average (1/5/15 min) {load_before} before, {load_average()} after.",
+            f"Training runs: {args.n:,} simulated spectra each (63/27/10 split); test sets "
+            f"{args.n_test:,} spectra, simulated with seeds the training did not use. "
+            f"Default model recipe: `{recipe.name}` ({recipe.description}).",
+            markdown_table(rows, ["model", "test data"]),
+            "## Targets of issue #14 (held-out knobs)",
+            targets(rows),
+        ]
+    )
+    if args.out is None:
+        print(text)
+        return 0
+    with atomic_path(args.out) as tmp:
+        Path(tmp).write_text(text + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
