@@ -149,9 +149,11 @@ def xpz_recipe(members: int = 2) -> Recipe:
     catastrophic outliers, mostly in the sparse z > 0.45 tail, from 39 to 29 of
     54,000 validation galaxies (``docs/accuracy.md``).  Trained with one-cycle Adam.
     """
-    network = {"input_channels": 1, "n_bins": 600, "prior_flattening": 0.5}
+    network = XpzNetConfig(input_channels=1, n_bins=600, prior_flattening=0.5)
     model = (
-        XpzNetConfig(**network) if members == 1 else XpzEnsembleConfig(members=members, **network)
+        network
+        if members == 1
+        else XpzEnsembleConfig(members=members, **dataclasses.asdict(network))
     )
     return Recipe(
         model=model,
