@@ -30,6 +30,31 @@ def test_a_noiseless_template_mix_is_recovered_within_one_grid_step(z_index):
     assert (fit.pdf >= 0).all()
 
 
+@pytest.mark.parametrize("z_index", [10, 47, 100])
+def test_a_noiseless_bpz_template_mix_is_recovered_within_one_grid_step(z_index):
+    bpz = tf.TemplateSet.BPZ
+    templates = tf.template_fluxes(GRID, bpz)
+    assert templates.shape == (len(GRID), 6, 186)
+    # a BPZ galaxy: a mix of two adjacent types (Sbc and Scd), as the simulator makes them
+    flux = np.array([0.0, 0.7, 0.3, 0.0, 0.0, 0.0]) @ templates[z_index] * 50.0
+    error = np.full(flux.shape, 1e-3 * np.abs(flux).max())
+    fit = tf.fit_templates(flux[None], error[None], template_set=bpz)
+    assert abs(fit.z_best[0] - GRID[z_index]) <= STEP + 1e-12
+    assert abs(fit.z_pred[0] - GRID[z_index]) <= STEP + 1e-12
+    assert fit.chi2[0, z_index] < 1e-8 * np.sum((flux / error) ** 2)
+    assert np.trapezoid(fit.pdf[0], GRID) == pytest.approx(1.0)
+    assert (fit.pdf >= 0).all()
+
+
+def test_the_two_template_sets_are_different_seds():
+    kcorrect = tf.template_fluxes(GRID)[47]
+    bpz = tf.template_fluxes(GRID, tf.TemplateSet.BPZ)[47]
+    # no BPZ template is a non-negative combination of kcorrect's (relative residual > 1%)
+    for row in bpz:
+        amplitude, residual = nnls(kcorrect.T, row)
+        assert residual > 0.01 * np.linalg.norm(row)
+
+
 def test_chi2_is_the_exact_non_negative_least_squares_minimum():
     rng = np.random.default_rng(0)
     templates = tf.template_fluxes(GRID)

@@ -47,3 +47,25 @@ def test_simulate_command_stops_when_no_galaxy_passes_the_cut(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("xpz simulate: error: only 0 of")
     assert not out.exists()
+
+
+def test_simulate_command_randomised_exclude_and_shifted(tmp_path, capsys):
+    from xpz.simulate import Knob, SimulationConfig
+
+    out = tmp_path / "mix.parquet"
+    argv = ["simulate", "-n", "30", "--seed", "2", "-o", str(out), "--randomised"]
+    argv += ["--exclude", "blur", "mw_dust", "--shifted", "sed_source"]
+    assert main(argv) == 0
+    config = SimulationConfig.shifted(
+        Knob.SED_SOURCE, base=SimulationConfig.randomised(exclude=[Knob.BLUR, Knob.MW_DUST])
+    )
+    assert config.blur_width == 0 and config.mw_ebv == 0 and config.bpz_fraction == 1.0
+    direct = simulate(30, seed=2, config=config)
+    np.testing.assert_allclose(read_spectra(out, require_z=True).flux, direct.flux)
+    assert not np.allclose(direct.flux, simulate(30, seed=2).flux)
+
+
+def test_simulate_command_exclude_needs_randomised(tmp_path, capsys):
+    argv = ["simulate", "-n", "5", "--seed", "1", "-o", str(tmp_path / "x.parquet")]
+    assert main([*argv, "--exclude", "blur"]) == 2
+    assert "--exclude needs --randomised" in capsys.readouterr().err

@@ -9,11 +9,14 @@ PDF on the grid, whose median is the point estimate.
 * Templates: :class:`TemplateSet` names the SED set.  ``KCORRECT`` is
   kcorrect's five NMF templates, the ones that made the simulated data: with
   them and the simulator's noise, template fitting approaches the best any
-  estimator can do on the simulated data.
+  estimator can do on the simulated data.  ``BPZ`` is BPZ's six CWW+SB
+  templates (``El, Sbc, Scd, Im, SB3, SB2``, Benitez 2004, from desc-bpz),
+  the simulator's second, independent SED source (:mod:`xpz.simulate.bpz`),
+  which made none of the default data.
 * Chi-square: with per-pixel errors ``sigma`` (the spectrum's diagonal
   covariance), ``chi2(z) = sum_i (f_i - sum_t a_t T_ti(z))^2 / sigma_i^2``.
 * Non-negative least squares, exactly: with five templates there are 31
-  non-empty subsets of active templates.  The constrained optimum is the
+  (with BPZ's six, 63) non-empty subsets of active templates.  The constrained optimum is the
   unconstrained least-squares fit on one of them whose amplitudes are all
   non-negative, so every subset is solved (batched over galaxies and
   redshifts) and the best feasible one kept; the empty fit (all amplitudes 0)
@@ -64,6 +67,8 @@ class TemplateSet(enum.Enum):
 
     #: kcorrect's five NMF templates (Blanton & Roweis 2007), which the simulator uses.
     KCORRECT = "kcorrect"
+    #: BPZ's six CWW+SB templates (Benitez 2004), the simulator's second SED source.
+    BPZ = "bpz"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,12 +96,12 @@ class TemplateFit:
 
 @functools.cache
 def _template_fluxes_cached(template_set: TemplateSet, z_key: tuple[float, ...]) -> NDArray:
+    from xpz.simulate.bpz import bpz_coefficients
     from xpz.simulate.templates import template_coefficients
     from xpz.xp.basis import pixel_design_matrices
 
-    if template_set is not TemplateSet.KCORRECT:  # pragma: no cover - one set so far
-        raise ValueError(f"unknown template set {template_set!r}")
-    bp, rp = template_coefficients().at(np.asarray(z_key))
+    coefficients = {TemplateSet.KCORRECT: template_coefficients, TemplateSet.BPZ: bpz_coefficients}
+    bp, rp = coefficients[template_set]().at(np.asarray(z_key))
     design = pixel_design_matrices()
     flux = np.concatenate([bp @ design[Band.BP], rp @ design[Band.RP]], axis=-1)
     flux.flags.writeable = False
@@ -111,8 +116,8 @@ def template_fluxes(
     Per unit amplitude, in e-/s as the simulator's spectra (the distance dimming
     is part of the fitted amplitude).
 
-    >>> template_fluxes([0.1, 0.2]).shape
-    (2, 5, 186)
+    >>> template_fluxes([0.1, 0.2]).shape, template_fluxes([0.1, 0.2], TemplateSet.BPZ).shape
+    ((2, 5, 186), (2, 6, 186))
     """
     z = np.asarray(z_grid, dtype=np.float64)
     if z.ndim != 1 or z.size < 2 or not np.all(np.diff(z) > 0):

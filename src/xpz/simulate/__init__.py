@@ -8,12 +8,15 @@
 See ``docs/simulator.md`` for the model and its sources.
 """
 
-from xpz.simulate.config import RedshiftDistribution, SimulationConfig
+from xpz.simulate.config import Knob, NoiseFamily, RedshiftDistribution, SimulationConfig
 from xpz.simulate.noise import NoiseModel
-from xpz.simulate.simulator import SIMULATOR_VERSION, simulate
+from xpz.simulate.simulator import SIMULATOR_VERSION, SIMULATOR_VERSION_KNOBS, simulate
 
 __all__ = [
     "SIMULATOR_VERSION",
+    "SIMULATOR_VERSION_KNOBS",
+    "Knob",
+    "NoiseFamily",
     "NoiseModel",
     "RedshiftDistribution",
     "SimulationConfig",

@@ -21,10 +21,17 @@ from the noisy spectrum*, as a real pipeline estimates errors from the
 observed counts.  (Computed from the noiseless spectrum instead, the errors
 would be a noise-free copy of the true spectral shape, which a network can
 read the redshift from.)
+
+Two knobs change the noise (docs/simulator.md): ``NoiseFamily.WHITE`` replaces
+it by independent Gaussian noise on the 55 coefficients with the same total
+variance per band (``trace`` of the correlated model's coefficient covariance
+``Q diag(sigma^2) Q^T``), and a per-galaxy ``multiplier`` scales sigma (and
+the reported error) on top of ``scale``.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 from dataclasses import dataclass
 
@@ -37,6 +44,7 @@ from xpz.simulate.instrument import INSTRUMENT_FILE
 __all__ = [
     "NOISE_PWL",
     "NoiseBases",
+    "NoiseFamily",
     "NoiseModel",
     "add_noise",
     "compute_noise_bases",
@@ -45,6 +53,15 @@ __all__ = [
 
 #: Pseudo-wavelength grid on which noise is drawn (same for BP and RP).
 NOISE_PWL = np.arange(0.25, 59.0, 0.5)
+
+
+class NoiseFamily(enum.Enum):
+    """How the noise of a galaxy's coefficients is correlated."""
+
+    #: Independent samples along pseudo-wavelength fitted by the bases (correlated coefficients).
+    CORRELATED = "correlated"
+    #: Independent Gaussian noise on each of the 55 coefficients, same total variance per band.
+    WHITE = "white"
 
 
 @dataclass(frozen=True)
@@ -118,14 +135,37 @@ def add_noise(
     model: NoiseModel,
     scale: float,
     rng: np.random.Generator,
+    *,
+    white: NDArray[np.bool_] | None = None,
+    multiplier: NDArray | None = None,
 ) -> tuple[NDArray, NDArray]:
-    """Noisy coefficients (N, 55) and the 1-sigma error (N, P) of the pixels ``pixel_design`` (55, P)."""
+    """Noisy coefficients (N, 55) and the 1-sigma error (N, P) of the pixels ``pixel_design`` (55, P).
+
+    ``white`` (N,) marks galaxies that get white coefficient noise instead;
+    ``multiplier`` (N,) scales each galaxy's noise.  Without them no extra
+    random numbers are drawn.
+    """
     bases = noise_bases()
     design = bases.design[band].astype(coefficients.dtype)
     fit = bases.fit[band].astype(coefficients.dtype)
     sigma = np.sqrt(model.variance(coefficients @ design)) * scale
+    if multiplier is not None:
+        sigma = sigma * multiplier[:, None].astype(sigma.dtype)
     eps = rng.standard_normal(sigma.shape, dtype=coefficients.dtype) * sigma
-    noisy = coefficients + eps @ fit.T
+    coefficient_noise = eps @ fit.T
+    per_coefficient = (fit**2).sum(axis=0) / fit.shape[0]  # (U,): sigma^2 -> white variance
+    if white is not None and white.any():
+        scale_white = np.sqrt(sigma[white] ** 2 @ per_coefficient)[:, None]
+        draws = rng.standard_normal((int(white.sum()), fit.shape[0]), dtype=coefficients.dtype)
+        coefficient_noise[white] = draws * scale_white
+    noisy = coefficients + coefficient_noise
     estimated = np.sqrt(model.variance(noisy @ design)) * scale
+    if multiplier is not None:
+        estimated = estimated * multiplier[:, None].astype(estimated.dtype)
     to_pixels = (fit.T @ pixel_design.astype(coefficients.dtype)) ** 2
-    return noisy, np.sqrt((estimated**2) @ to_pixels)
+    error = np.sqrt((estimated**2) @ to_pixels)
+    if white is not None and white.any():
+        white_variance = estimated[white] ** 2 @ per_coefficient
+        pixel_sum = (pixel_design.astype(coefficients.dtype) ** 2).sum(axis=0)
+        error[white] = np.sqrt(white_variance[:, None] * pixel_sum[None, :])
+    return noisy, error
