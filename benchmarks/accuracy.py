@@ -444,9 +444,9 @@ def template_section(rows: dict[str, dict[str, float]]) -> list[str]:
     return [
         "## xpz against the kcorrect template fit",
         "",
-        "The simulator made these spectra from kcorrect's templates, so fitting those templates "
-        "with the spectra's own flux errors is close to the best an estimator can do on these "
-        "data (not exactly: the fit uses a flat prior, not the simulated n(z)).",
+        "The simulator made these spectra from kcorrect's templates, so this fit uses the true "
+        "SED family and the spectra's own flux errors; it is not the exact optimum: it uses a "
+        "flat prior, not the simulated n(z), and its point estimate is the PDF median.",
         "",
         comparison_table(rows, Model.XPZ.value, reference),
         "",
