@@ -35,6 +35,8 @@ Usage::
 
     .venv/bin/python benchmarks/accuracy.py --n 200000 --paper-max-minutes 15 \\
         --out docs/accuracy.md
+    .venv/bin/python benchmarks/accuracy.py --n 20000 \\
+        --models xpz knn template-kcorrect template-bpz --out /tmp/subset.md --figures /tmp/fig
 """
 
 from __future__ import annotations
@@ -293,9 +295,12 @@ def run_template(model: Model, spectra: Spectra, split: Split) -> Result:
     """Template fitting on the test spectra: no training; flat prior, default z grid."""
     template_set = TEMPLATE_SETS[model]
     test = spectra[split.test]
-    fit_templates(test.flux[:8], test.flux_error[:8], template_set=template_set)  # warm-up
+    if test.flux_error is None:
+        raise ValueError("template fitting needs the spectra's flux errors")
+    flux, error = test.flux, test.flux_error
+    fit_templates(flux[:8], error[:8], template_set=template_set)  # warm-up: builds the templates
     start = time.perf_counter()
-    fit = fit_templates(test.flux, test.flux_error, template_set=template_set)
+    fit = fit_templates(flux, error, template_set=template_set)
     rate = len(test) / (time.perf_counter() - start)
     n_z, n_t, n_pix = template_fluxes(DEFAULT_Z_GRID, template_set).shape
     notes = (

@@ -23,7 +23,7 @@ N = 600
 SIM_SEED = 7
 
 
-def table_rows(report: str, heading: str) -> dict[str, list[str]]:
+def table_rows(report: str, heading: str) -> dict[str, dict[str, str]]:
     """The cells of the markdown table under ``## heading``, keyed by the first cell."""
     section = report.split(f"## {heading}\n", 1)[1]
     lines = [line for line in section.split("\n## ", 1)[0].splitlines() if line.startswith("|")]
@@ -57,6 +57,7 @@ def test_template_row_matches_a_direct_fit(subset_report):
     spectra = simulate(N, seed=SIM_SEED)
     test = spectra[split_indices(N, seed=0).test]
     z = test.require_z().astype(np.float64)
+    assert test.flux_error is not None
     fit = fit_templates(test.flux, test.flux_error, template_set=TemplateSet.KCORRECT)
     row = table_rows(subset_report, "Test-set metrics")["template-kcorrect"]
     assert row["training time"] == "0"
