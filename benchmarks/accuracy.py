@@ -13,24 +13,37 @@ Simulates the default data set (fixed seed), splits it 63/27/10 with
 * ``svr``: RBF support vector regression on a ``--svr-train-size`` subsample;
 * ``knn``: k-nearest neighbours on the full training set;
 
-(the baselines on the per-spectrum L2-normalised fluxes the xpz model sees),
-evaluates all on the test set and writes one markdown report with the command.
-Inference speed is measured in this run on the scaled test inputs: networks
-on 4,096 of them in batches of 1024 (best of two passes), baselines in their
-one ``predict`` call on the whole test set; ratios between models are what count.
-``--work DIR`` keeps the training runs, so an interrupted benchmark resumes them
-and a rerun reuses the finished ones.
+(the baselines on the per-spectrum L2-normalised fluxes the xpz model sees), and
+fits templates (no training: :func:`xpz.models.template_fit.fit_templates` on the
+test spectra with their flux errors, its default z grid and a flat prior):
+
+* ``template-kcorrect``: kcorrect's five NMF templates, which made the simulated data;
+* ``template-bpz``: BPZ's six CWW+SB templates (Benitez 2004), which did not;
+
+evaluates all on the test set and writes one markdown report with the command
+(point metrics, interval coverage and the PIT/CRPS/CDE-loss metrics of the
+models that give PDFs, through :func:`xpz.evaluation.evaluate.evaluate`).
+``--models`` runs a subset (default: all).  Inference speed is measured in this
+run: networks on 4,096 scaled test inputs in batches of 1024 (best of two
+passes), baselines in their one ``predict`` call on the whole test set, template
+fits in one ``fit_templates`` call on the whole test set (after a warm-up call
+on 8 spectra that builds the redshifted templates); ratios between models are
+what count.  ``--work DIR`` keeps the training runs, so an interrupted benchmark
+resumes them and a rerun reuses the finished ones.
 
 Usage::
 
     .venv/bin/python benchmarks/accuracy.py --n 200000 --paper-max-minutes 15 \\
         --out docs/accuracy.md
+    .venv/bin/python benchmarks/accuracy.py --n 20000 \\
+        --models xpz knn template-kcorrect template-bpz --out /tmp/subset.md --figures /tmp/fig
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import enum
+import itertools
 import os
 import shlex
 import sys
@@ -41,24 +54,33 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accuracy_tables import (
+    Result,
+    bin_table,
+    comparison_table,
+    evaluate,
+    main_table,
+    pdf_table,
+    target_checks,
+)
 from numpy.typing import NDArray
 
 from xpz import pdf as zpdf
-from xpz.evaluation.binned import per_bin_table
-from xpz.evaluation.calibration import (
-    DEFAULT_COVERAGE_LEVELS,
-    coverage,
-    coverage_from_pit,
-    pit_ks_statistic,
-)
-from xpz.evaluation.metrics import summary
+from xpz.evaluation.calibration import DEFAULT_COVERAGE_LEVELS, coverage_from_pit
 from xpz.evaluation.plots import plot_coverage, plot_pit_histogram, save_figure
 from xpz.io.atomic import atomic_path
+from xpz.layout import N_PIXELS
 from xpz.models.base import RedshiftModel
 from xpz.models.baselines import KnnBaseline, KnnConfig, SvrBaseline, SvrConfig
 from xpz.models.modelfile import model_inputs
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
+from xpz.models.template_fit import (
+    DEFAULT_Z_GRID,
+    TemplateSet,
+    fit_templates,
+    template_fluxes,
+)
 from xpz.models.xpznet import XpzNet, XpzNetConfig, multiply_adds
 from xpz.preprocess import make_scaler
 from xpz.recipes import get_preset, xpz_recipe
@@ -76,25 +98,26 @@ from xpz.training import (
 from xpz.training.loop import CHECKPOINT_DIR
 
 Array = NDArray[np.float64]
-WORST_BIN_Z_MAX = 0.5
 #: Test spectra the networks' inference speed is timed on (best of two passes).
 TIMING_ROWS = 4096
 
 
-@dataclasses.dataclass
-class Result:
-    """Test-set predictions and costs of one model."""
+class Model(enum.Enum):
+    """The rows of the benchmark, in table order."""
 
-    name: str
-    z_pred: Array
-    train_seconds: float
-    spectra_per_second: float
-    parameters: int
-    macs: int
-    quantiles: dict[str, Array] | None = None
-    pdf: Array | None = None
-    grid: Array | None = None
-    notes: str = ""
+    PAPER = "paper"
+    XPZ = "xpz"
+    SVR = "svr"
+    KNN = "knn"
+    TEMPLATE_KCORRECT = "template-kcorrect"
+    TEMPLATE_BPZ = "template-bpz"
+
+
+#: The template set of each template-fitting row.
+TEMPLATE_SETS = {
+    Model.TEMPLATE_KCORRECT: TemplateSet.KCORRECT,
+    Model.TEMPLATE_BPZ: TemplateSet.BPZ,
+}
 
 
 class WallClockBudget:
@@ -182,10 +205,8 @@ def run_paper(spectra: Spectra, split: Split, args: argparse.Namespace, work: Pa
     )  # fmt: skip
 
 
-def run_xpz(
-    spectra: Spectra, split: Split, args: argparse.Namespace, work: Path
-) -> tuple[Result, Array]:
-    """Train and calibrate xpz; also return the scaled fluxes of all spectra (baseline inputs)."""
+def run_xpz(spectra: Spectra, split: Split, args: argparse.Namespace, work: Path) -> Result:
+    """Train (or reuse from ``work``) and calibrate xpz; predict the test set."""
     preset = xpz_recipe()
     assert isinstance(preset.model, XpzNetConfig)
     scaler = make_scaler(**preset.scaling).fit(spectra.flux[split.train])
@@ -212,11 +233,16 @@ def run_xpz(
     rate = best_rate(lambda: network_outputs(frozen, timed), len(timed))
     notes = describe_run(result, seconds) + f", temperature {temperature:.3f}"
     quantiles = {k: out[k] for k in ("z_q025", "z_q16", "z_q84", "z_q975")}
-    res = Result(
+    return Result(
         "xpz", out["z_pred"], seconds, rate, result.model.num_parameters(),
         multiply_adds(preset.model), quantiles, out["pdf"], preset.model.z_grid(), notes,
     )  # fmt: skip
-    return res, np.asarray(scaler.transform(spectra.flux), dtype=np.float64)
+
+
+def baseline_features(spectra: Spectra, split: Split) -> Array:
+    """The baselines' inputs: every spectrum scaled as the xpz preset scales (fitted on train)."""
+    scaler = make_scaler(**xpz_recipe().scaling).fit(spectra.flux[split.train])
+    return np.asarray(scaler.transform(spectra.flux), dtype=np.float64)
 
 
 def run_baseline(
@@ -236,97 +262,6 @@ def run_baseline(
     )
 
 
-def evaluate(result: Result, z_true: Array) -> dict[str, float]:
-    """Every column of the main table for one model (NaN where it does not apply)."""
-    row = summary(z_true, result.z_pred)
-    table = per_bin_table(z_true, result.z_pred)
-    keep = np.asarray(table["z_hi"]) <= WORST_BIN_Z_MAX + 1e-9
-    row["worst_bin"] = float(np.nanmax(np.abs(np.asarray(table["mean_error"])[keep])))
-    row |= {"cov68": np.nan, "cov95": np.nan, "pit_ks": np.nan, "crps": np.nan}
-    if result.quantiles is not None:
-        q = result.quantiles
-        row["cov68"] = coverage(z_true, q["z_q16"], q["z_q84"])
-        row["cov95"] = coverage(z_true, q["z_q025"], q["z_q975"])
-    if result.pdf is not None and result.grid is not None:
-        row["pit_ks"] = pit_ks_statistic(zpdf.pit(result.pdf, result.grid, z_true))
-        row["crps"] = float(np.mean(zpdf.crps(result.pdf, result.grid, z_true)))
-    return row
-
-
-def _f(value: float, digits: int = 4) -> str:
-    return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
-
-
-def main_table(results: list[Result], rows: list[dict[str, float]]) -> str:
-    head = (
-        "| model | MAE | RMSE | bias | sigma_NMAD | outl. >0.15 | outl. >0.05 | MAE z<0.35 "
-        "| worst abs bin mean err (z<=0.5) | cov 68% | cov 95% | PIT KS | CRPS | parameters "
-        "| multiply-adds / spectrum | training time | inference spectra/s |"
-    )
-    lines = [head, "|" + "---|" * 18]
-    for res, row in zip(results, rows, strict=True):
-        cells = [
-            res.name, _f(row["mae"]), _f(row["rmse"]), _f(row["bias"], 5), _f(row["sigma_nmad"]),
-            _f(row["outlier_frac_015"]), _f(row["outlier_frac_005"]), _f(row["mae_z_lt_035"]),
-            _f(row["worst_bin"]), _f(100 * row["cov68"], 1), _f(100 * row["cov95"], 1),
-            _f(row["pit_ks"]), _f(row["crps"]), f"{res.parameters:,}", f"{res.macs:,}",
-            f"{res.train_seconds / 60:.1f} min", f"{res.spectra_per_second:,.0f}",
-        ]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def bin_table(paper: Result, xpz: Result, z_true: Array) -> str:
-    a, b = per_bin_table(z_true, paper.z_pred), per_bin_table(z_true, xpz.z_pred)
-    lines = [
-        "| z bin | n test | paper mean error | xpz mean error | abs ratio xpz / paper |",
-        "|---|---|---|---|---|",
-    ]
-    for i in range(len(a)):
-        ratio = abs(b["mean_error"][i]) / abs(a["mean_error"][i])
-        lines.append(
-            f"| {a['z_lo'][i]:.2f}-{a['z_hi'][i]:.2f} | {a['n'][i]} | {_f(a['mean_error'][i])} "
-            f"| {_f(b['mean_error'][i])} | {_f(ratio, 2)} |"
-        )
-    return "\n".join(lines)
-
-
-def target_checks(results: dict[str, Result], rows: dict[str, dict], z_true: Array) -> str:
-    """The issue's targets, each with the measured value and whether it is met."""
-    p, x = rows["paper"], rows["xpz"]
-    a, b = (
-        per_bin_table(z_true, results["paper"].z_pred),
-        per_bin_table(z_true, results["xpz"].z_pred),
-    )
-    keep = np.asarray(a["z_hi"]) <= WORST_BIN_Z_MAX + 1e-9
-    bin_ratio = np.abs(np.asarray(b["mean_error"])[keep]) / np.abs(
-        np.asarray(a["mean_error"])[keep]
-    )
-    accuracy = ("mae", "rmse", "sigma_nmad", "outlier_frac_015", "outlier_frac_005",
-                "mae_z_lt_035", "worst_bin")  # fmt: skip
-    beats = [k for k in accuracy if all(x[k] <= rows[m][k] for m in ("svr", "knn"))]
-    checks = [
-        ("MAE <= 0.4 x paper", x["mae"] / p["mae"], 0.4, x["mae"] / p["mae"] <= 0.4),
-        ("sigma_NMAD <= 0.4 x paper", x["sigma_nmad"] / p["sigma_nmad"], 0.4,
-         x["sigma_nmad"] / p["sigma_nmad"] <= 0.4),
-        ("every bin to z=0.5: abs mean error <= 0.3 x paper (worst ratio)",
-         float(np.nanmax(bin_ratio)), 0.3, bool(np.nanmax(bin_ratio) <= 0.3)),
-        ("68% coverage in 65-71%", 100 * x["cov68"], 68, abs(100 * x["cov68"] - 68) <= 3),
-        ("95% coverage in 93-97%", 100 * x["cov95"], 95, abs(100 * x["cov95"] - 95) <= 2),
-        ("multiply-adds <= 0.1 x paper", results["xpz"].macs / results["paper"].macs, 0.1,
-         results["xpz"].macs <= 0.1 * results["paper"].macs),
-        ("inference >= 10 x paper spectra/s",
-         results["xpz"].spectra_per_second / results["paper"].spectra_per_second, 10,
-         results["xpz"].spectra_per_second >= 10 * results["paper"].spectra_per_second),
-        (f"better than SVR and kNN on every accuracy column ({len(beats)}/{len(accuracy)})",
-         len(beats), len(accuracy), len(beats) == len(accuracy)),
-    ]  # fmt: skip
-    lines = ["| target | measured | goal | met |", "|---|---|---|---|"]
-    for name, value, goal, met in checks:
-        lines.append(f"| {name} | {_f(float(value), 3)} | {goal} | {'yes' if met else 'no'} |")
-    return "\n".join(lines)
-
-
 def write_figures(xpz: Result, z_true: Array, figures: Path) -> list[str]:
     """PIT histogram and coverage curve of the xpz PDFs; returns the written paths."""
     assert xpz.pdf is not None and xpz.grid is not None
@@ -339,28 +274,75 @@ def write_figures(xpz: Result, z_true: Array, figures: Path) -> list[str]:
     return [str(p) for p in paths]
 
 
-def deviations(args: argparse.Namespace, paper: Result) -> str:
+def template_multiply_adds(n_z: int, n_t: int) -> int:
+    """Multiply-adds per spectrum of :func:`fit_templates` with ``n_t`` templates on ``n_z`` z.
+
+    The weighted normal equations (``n_z n_t (n_t + 1)`` per pixel) and, for each
+    of the ``2**n_t - 1`` template subsets of size k at each z, an elimination
+    counted as ``k**3 // 3 + 2 k**2 + 2 k``.
+
+    >>> template_multiply_adds(1, 1)
+    562
+    """
+    subsets = sum(
+        (k**3 // 3 + 2 * k * k + 2 * k) * len(list(itertools.combinations(range(n_t), k)))
+        for k in range(1, n_t + 1)
+    )
+    return n_z * (n_t * (n_t + 1) * N_PIXELS + subsets) + N_PIXELS
+
+
+def run_template(model: Model, spectra: Spectra, split: Split) -> Result:
+    """Template fitting on the test spectra: no training; flat prior, default z grid."""
+    template_set = TEMPLATE_SETS[model]
+    test = spectra[split.test]
+    if test.flux_error is None:
+        raise ValueError("template fitting needs the spectra's flux errors")
+    flux, error = test.flux, test.flux_error
+    fit_templates(flux[:8], error[:8], template_set=template_set)  # warm-up: builds the templates
+    start = time.perf_counter()
+    fit = fit_templates(flux, error, template_set=template_set)
+    rate = len(test) / (time.perf_counter() - start)
+    n_z, n_t, n_pix = template_fluxes(DEFAULT_Z_GRID, template_set).shape
+    notes = (
+        f"{n_t} {template_set.value} templates, non-negative fit with the test spectra's flux "
+        f"errors on the default z grid ({n_z} points, {fit.z_grid[0]:g} to {fit.z_grid[-1]:g}), "
+        "flat prior, z_pred the PDF median; no training (parameters: the stored "
+        "redshifted template fluxes)"
+    )
+    return Result(
+        model.value, fit.z_pred, 0.0, rate, n_z * n_t * n_pix,
+        template_multiply_adds(n_z, n_t), None, fit.pdf, fit.z_grid, notes, trained=False,
+    )  # fmt: skip
+
+
+def deviations(args: argparse.Namespace, results: dict[str, Result]) -> str:
     """Plain statement of how this run differs from the issue's full benchmark."""
     notes = []
     if args.n < 200_000:
         notes.append(f"{args.n:,} spectra instead of at least 200,000")
-    if args.paper_epochs < 20:
+    paper = results.get(Model.PAPER.value)
+    if paper is not None and args.paper_epochs < 20:
         notes.append(f"paper model limited to {args.paper_epochs} epochs instead of 20")
-    if args.paper_max_minutes is not None and "stopped: callback" in paper.notes:
+    budget = args.paper_max_minutes
+    if paper is not None and budget is not None and "stopped: callback" in paper.notes:
         notes.append(
-            f"paper model limited to a {args.paper_max_minutes:g}-minute wall-clock budget "
-            f"({paper.notes}); the dissertation trains up to 20 epochs, so its numbers here "
-            "are those of a less-trained paper model"
+            f"paper model limited to a {budget:g}-minute wall-clock budget ({paper.notes}); "
+            "the dissertation trains up to 20 epochs, so its numbers here are those of a "
+            "less-trained paper model"
         )
     preset_epochs = xpz_recipe().training.epochs
-    if args.xpz_epochs is not None and args.xpz_epochs != preset_epochs:
+    if Model.XPZ.value in results and args.xpz_epochs not in (None, preset_epochs):
         notes.append(
             f"xpz trained {args.xpz_epochs} epochs instead of its preset's {preset_epochs}"
         )
     if args.threads is not None and args.threads < (os.cpu_count() or 1):
         notes.append(f"torch limited to {args.threads} of {os.cpu_count()} cores")
-    notes.append(f"SVR fitted on a subsample of {args.svr_train_size:,} training spectra")
-    return "; ".join(notes) + "."
+    if Model.SVR.value in results:
+        notes.append(f"SVR fitted on a subsample of {args.svr_train_size:,} training spectra")
+    left_out = [m.value for m in Model if m.value not in results]
+    if left_out:
+        notes.append("not run (`--models`): " + ", ".join(left_out))
+    return "; ".join(notes) + "." if notes else "none."
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -368,6 +350,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=200_000, help="spectra to simulate")
     parser.add_argument("--sim-seed", type=int, default=2026, help="seed of the simulation")
     parser.add_argument("--seed", type=int, default=0, help="seed of split and training")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        type=Model,
+        choices=list(Model),
+        metavar="MODEL",
+        default=list(Model),
+        help="the rows to run, of: " + " ".join(m.value for m in Model) + " (default: all)",
+    )
     parser.add_argument("--paper-epochs", type=int, default=20)
     parser.add_argument("--paper-patience", type=int, default=3, help="early-stopping patience")
     parser.add_argument("--paper-max-minutes", type=float, default=None)
@@ -387,76 +378,144 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run_models(
+    spectra: Spectra, split: Split, args: argparse.Namespace
+) -> tuple[dict[str, Result], dict[str, float]]:
+    """Every model of ``args.models``, in table order, and the wall seconds of each row."""
+    chosen = [m for m in Model if m in args.models]
+    results: dict[str, Result] = {}
+    seconds: dict[str, float] = {}
+    features = None
+    with tempfile.TemporaryDirectory(prefix="xpz-accuracy-") as tmp:
+        work = args.work or Path(tmp)
+        for model in chosen:
+            start = time.perf_counter()
+            if model is Model.PAPER:
+                res = run_paper(spectra, split, args, work)
+            elif model is Model.XPZ:
+                res = run_xpz(spectra, split, args, work)
+            elif model in TEMPLATE_SETS:
+                res = run_template(model, spectra, split)
+            else:
+                features = baseline_features(spectra, split) if features is None else features
+                baseline: SvrBaseline | KnnBaseline = (
+                    SvrBaseline(SvrConfig(max_train=args.svr_train_size, seed=args.seed))
+                    if model is Model.SVR
+                    else KnnBaseline(KnnConfig(n_neighbors=args.knn_k))
+                )
+                res = run_baseline(model.value, baseline, features, spectra, split)
+            results[res.name] = res
+            seconds[res.name] = time.perf_counter() - start
+            print(f"{res.name}: {res.notes} (row: {seconds[res.name]:.0f} s)", flush=True)
+    return results, seconds
+
+
+def describe(args: argparse.Namespace, results: dict[str, Result], seconds: dict) -> list[str]:
+    """The bullet list of what each row ran, and the settings."""
+    lines = [
+        f"- **{res.name}**: {res.notes}; the whole row took {seconds[res.name] / 60:.1f} min "
+        "in this run"
+        for res in results.values()
+    ]
+    if Model.PAPER.value in results:
+        budget = "none" if args.paper_max_minutes is None else f"{args.paper_max_minutes:g} min"
+        lines.append(
+            f"- paper recipe asked for: batch 16, up to {args.paper_epochs} epochs, early "
+            f"stopping (patience {args.paper_patience}), wall-clock budget {budget}"
+        )
+    fitted = []
+    if Model.SVR.value in results:
+        svr = SvrConfig(max_train=args.svr_train_size, seed=args.seed)
+        fitted.append(f"SVR: RBF, C={svr.c}, epsilon={svr.epsilon}, gamma='scale'")
+    if Model.KNN.value in results:
+        fitted.append(f"kNN: k={args.knn_k}, distance-weighted")
+    if fitted:
+        lines.append(f"- {'; '.join(fitted)}; on standardised per-spectrum L2-normalised flux")
+    lines.append(
+        f"- inference: torch threads {args.threads or 'all'}; networks in batches of 1024 "
+        "including `summarize` (PDF quantiles for xpz), each model's `for_inference()` copy "
+        "(xpz: BatchNorm folded into the convolutions), best of 2 passes over 4,096 test "
+        "spectra; baselines: one scikit-learn `predict` over the test set; template fits: one "
+        "`fit_templates` call over the test set after a warm-up on 8 spectra"
+    )
+    return lines
+
+
+def template_section(rows: dict[str, dict[str, float]]) -> list[str]:
+    """xpz beside the kcorrect template fit, when both ran."""
+    reference = Model.TEMPLATE_KCORRECT.value
+    if Model.XPZ.value not in rows or reference not in rows:
+        return []
+    return [
+        "## xpz against the kcorrect template fit",
+        "",
+        "The simulator made these spectra from kcorrect's templates, so this fit uses the true "
+        "SED family and the spectra's own flux errors; it is not the exact optimum: it uses a "
+        "flat prior, not the simulated n(z), and its point estimate is the PDF median.",
+        "",
+        comparison_table(rows, Model.XPZ.value, reference),
+        "",
+    ]
+
+
+def report_lines(
+    args: argparse.Namespace,
+    command: str,
+    split: Split,
+    results: dict[str, Result],
+    seconds: dict[str, float],
+    z_test: Array,
+) -> list[str]:
+    rows = {name: evaluate(r, z_test) for name, r in results.items()}
+    sizes = split.sizes()
+    report = [
+        "# Accuracy of the redshift models on simulated spectra", "", "Produced by:", "",
+        f"    .venv/bin/python {command}", "",
+        f"What was run: {args.n:,} spectra from `xpz.simulate.simulate(seed={args.sim_seed})`, "
+        f"split 63/27/10 with `split_indices(seed={args.seed})` into {sizes['train']:,} training, "
+        f"{sizes['validation']:,} validation and {sizes['test']:,} test spectra; all numbers "
+        "below are on the test set.", "",
+        *describe(args, results, seconds), "",
+        "Deviations from the full recipes: " + deviations(args, results), "",
+        "## Test-set metrics", "",
+        main_table(list(results.values()), list(rows.values())), "",
+        "MAE, RMSE, MAE z<0.35 and bin mean errors are unnormalised (z_pred - z_true); bias, "
+        "sigma_NMAD, sigma_IQR and outlier fractions use dz = (z_pred - z_true) / (1 + z_true); "
+        "outl. SRD is the LSST SRD's (and RAIL's) rate |dz| > max(0.06, 3 sigma_IQR).", "",
+        "## Uncertainty: interval coverage and PDF metrics", "",
+        pdf_table(list(results.values()), list(rows.values())), "",
+        "Coverage of the central 68% and 95% intervals (from the quantiles; for template "
+        "fits, from the PIT of their PDFs); PIT statistics against the uniform (KS distance, "
+        "Cramer-von Mises and Anderson-Darling, both growing with the number of galaxies) and "
+        "the share of PIT values below 0.0001 or above 0.9999; mean CRPS; CDE loss (lower is "
+        "better).", "",
+        *template_section(rows),
+    ]  # fmt: skip
+    if all(m.value in results for m in (Model.PAPER, Model.XPZ, Model.SVR, Model.KNN)):
+        report += ["## Targets of issue #7", "", target_checks(results, rows, z_test), ""]
+    report += [
+        "## Mean error per 0.05 bin of true z",
+        "",
+        bin_table(list(results.values()), z_test),
+        "",
+    ]
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "benchmarks/accuracy.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     spectra = simulate(args.n, seed=args.sim_seed)
     split = split_indices(args.n, seed=args.seed)
     z_test = spectra.require_z()[split.test].astype(np.float64)
-    with tempfile.TemporaryDirectory(prefix="xpz-accuracy-") as tmp:
-        work = args.work or Path(tmp)
-        xpz, features = run_xpz(spectra, split, args, work)
-        print("xpz:", xpz.notes, flush=True)
-        paper = run_paper(spectra, split, args, work)
-        print("paper:", paper.notes, flush=True)
-    svr_config = SvrConfig(max_train=args.svr_train_size, seed=args.seed)
-    svr = run_baseline("svr", SvrBaseline(svr_config), features, spectra, split)
-    print("svr:", svr.notes, flush=True)
-    knn = run_baseline(
-        "knn", KnnBaseline(KnnConfig(n_neighbors=args.knn_k)), features, spectra, split
-    )
-    results = {r.name: r for r in (paper, xpz, svr, knn)}
-    rows = {name: evaluate(r, z_test) for name, r in results.items()}
-    figures = write_figures(xpz, z_test, args.figures)
-    sizes = split.sizes()
-    report = [
-        "# Accuracy of the redshift models on simulated spectra",
-        "",
-        "Produced by:",
-        "",
-        f"    .venv/bin/python {command}",
-        "",
-        f"What was run: {args.n:,} spectra from `xpz.simulate.simulate(seed={args.sim_seed})`, "
-        f"split 63/27/10 with `split_indices(seed={args.seed})` into {sizes['train']:,} training, "
-        f"{sizes['validation']:,} validation and {sizes['test']:,} test spectra; all numbers "
-        "below are on the test set.",
-        "",
-    ]
-    for res in results.values():
-        report.append(f"- **{res.name}**: {res.notes}")
-    report += [
-        f"- paper recipe asked for: batch 16, up to {args.paper_epochs} epochs, early stopping "
-        f"(patience {args.paper_patience}), wall-clock budget "
-        f"{'none' if args.paper_max_minutes is None else f'{args.paper_max_minutes:g} min'}",
-        f"- SVR: RBF, C={svr_config.c}, epsilon={svr_config.epsilon}, gamma='scale'; kNN: "
-        f"k={args.knn_k}, distance-weighted; both on standardised per-spectrum L2-normalised flux",
-        f"- inference: torch threads {args.threads or 'all'}; networks in batches of 1024 including "
-        "`summarize` (PDF quantiles for xpz), each model's `for_inference()` copy (xpz: BatchNorm "
-        "folded into the convolutions), best of 2 passes over 4,096 test spectra; baselines: "
-        "one scikit-learn `predict` over the test set",
-        "",
-        "Deviations from the full recipes: " + deviations(args, results["paper"]),
-        "",
-        "## Test-set metrics",
-        "",
-        main_table(list(results.values()), list(rows.values())),
-        "",
-        "MAE, RMSE, MAE z<0.35 and bin mean errors are unnormalised (z_pred - z_true); bias, "
-        "sigma_NMAD and outlier fractions use dz = (z_pred - z_true) / (1 + z_true).",
-        "",
-        "## Targets of issue #7",
-        "",
-        target_checks(results, rows, z_test),
-        "",
-        "## Mean error per 0.05 bin of true z: paper vs xpz",
-        "",
-        bin_table(paper, xpz, z_test),
-        "",
-        "## Uncertainty quality of xpz (test set)",
-        "",
-        *[f"![{Path(f).stem}](figures/{Path(f).name})" for f in figures],
-        "",
-    ]
+    results, seconds = run_models(spectra, split, args)
+    report = report_lines(args, command, split, results, seconds, z_test)
+    if Model.XPZ.value in results:
+        figures = write_figures(results[Model.XPZ.value], z_test, args.figures)
+        report += [
+            "## Uncertainty quality of xpz (test set)", "",
+            *[f"![{Path(f).stem}](figures/{Path(f).name})" for f in figures], "",
+        ]  # fmt: skip
     with atomic_path(args.out) as tmp_out:
         Path(tmp_out).write_text("\n".join(report))
     print("\n".join(report))
