@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from xpz.evaluation import evaluate
+from xpz.evaluation.evaluate import evaluate
 from xpz.inference import predict_spectra
 from xpz.models.modelfile import MODEL_JSON, LoadedModel, load_model
 from xpz.pipeline import run_training
