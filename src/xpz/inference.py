@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from xpz.errors import InputError
 from xpz.predict_inputs import file_chunks, input_files, iter_input_spectra, reads_flux_error
+from xpz.readahead import read_ahead as read_ahead_chunks
 from xpz.spectra import Flag, Spectra
 
 __all__ = [
@@ -306,9 +307,12 @@ def predict_files(
     batch_size: int = 1024,
     progress: bool = False,
     runtime: Runtime | str = Runtime.TORCH,
+    read_ahead: int = 1,
 ) -> PredictSummary:
     """Predict every row of ``inputs`` into the catalogue ``output`` (see module docs).
 
+    The next ``read_ahead`` chunks (0: none) are read and converted in a thread
+    while the network runs on this one (:func:`xpz.readahead.read_ahead`).
     A ``source_id`` repeated within a file or across two files is an
     :class:`~xpz.errors.InputError`; so is any other problem, naming the file
     and its row.  XP_CONTINUOUS input is sampled without flux errors unless the
@@ -328,8 +332,9 @@ def predict_files(
         ) as writer,
         tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
     ):
-        chunks = file_chunks(
-            files, chunk_rows, input_format, flux_error=reads_flux_error(predictor)
+        chunks = read_ahead_chunks(
+            file_chunks(files, chunk_rows, input_format, flux_error=reads_flux_error(predictor)),
+            read_ahead,
         )
         for path, first_row, spectra in chunks:
             try:
