@@ -82,16 +82,20 @@ class Runtime(enum.Enum):
 def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
     """A predictor for ``model`` (a model directory, an ``.onnx`` file, or an open one).
 
-    Torch gives a :class:`~xpz.models.modelfile.LoadedModel`, ONNX an
+    Torch gives a :class:`~xpz.models.modelfile.LoadedModel` (on CUDA when
+    present, :func:`xpz.accelerator.torch_device`), ONNX an
     :class:`~xpz.export.OnnxModel`; both offer ``predict(flux, flux_error,
     batch_size)``, ``scaler``, ``z_range``, ``metadata``, ``info`` and ``path``.
     """
+    from xpz.accelerator import torch_device
     from xpz.export import OnnxModel
     from xpz.models.modelfile import LoadedModel, load_model
 
     if isinstance(model, LoadedModel | OnnxModel):
         return model
-    return OnnxModel(model) if Runtime(runtime) is Runtime.ONNX else load_model(model)
+    if Runtime(runtime) is Runtime.ONNX:
+        return OnnxModel(model)
+    return load_model(model, device=torch_device())  # CUDA when present
 
 
 def _z_range(model) -> tuple[float, float]:
