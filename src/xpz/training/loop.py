@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from xpz.errors import XpzError
 from xpz.models.base import RedshiftModel
 from xpz.models.modelfile import WEIGHTS_FILE, save_model
-from xpz.training.config import TrainConfig
+from xpz.training.config import Precision, TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.device import default_num_threads, process_device, torch_settings
 from xpz.training.distributed import (
@@ -273,6 +273,7 @@ class _Session:
             trained = train_one_epoch(
                 self.model, self.loss_fn, self.optimizer, self.scheduler, x, z,
                 batches=batches, network=self.network, progress=bar,
+                bf16=config.precision is Precision.BF16,
             )  # fmt: skip
         x, z = self.data.x_validation, self.data.z_validation
         validated = evaluate_totals(
