@@ -38,3 +38,23 @@ def test_bf16_learns_the_toy_mapping_like_fp32(tmp_path: Path) -> None:
     assert bf16[-1].train_mae < 0.03 < bf16[0].train_mae
     assert np.isclose(bf16[-1].val_mae, fp32[-1].val_mae, atol=0.01)
     assert not torch.equal(weights[Precision.FP32], weights[Precision.BF16])  # bf16 did run
+
+
+def test_resume_keeps_the_precision_and_accepts_a_checkpoint_from_before_it(tmp_path: Path):
+    import json
+
+    from xpz.errors import XpzError
+    from xpz.training.loop import CHECKPOINT_DIR
+    from xpz.training.state import STATE_JSON
+
+    config = FAST.replace(epochs=2)
+    train(build_model(SMALL, seed=0), toy_data(32), config, tmp_path / "run")
+    state = tmp_path / "run" / CHECKPOINT_DIR / STATE_JSON
+    info = json.loads(state.read_text())
+    del info["loop"]["config"]["precision"]  # as written before the field existed: fp32
+    state.write_text(json.dumps(info))
+    resumed = train(build_model(SMALL, seed=0), toy_data(32), config, tmp_path / "run", resume=True)
+    assert len(resumed.history) == 2
+    with pytest.raises(XpzError, match="precision"):
+        bf16 = config.replace(precision=Precision.BF16)
+        train(build_model(SMALL, seed=0), toy_data(32), bf16, tmp_path / "run", resume=True)

@@ -138,7 +138,8 @@ Finalizer = Callable[[RedshiftModel], Mapping[str, Any]]
 def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
     now = {k: v for k, v in config.to_dict().items() if k not in _RUNTIME_FIELDS}
     before = {k: v for k, v in saved.items() if k not in _RUNTIME_FIELDS}
-    changed = sorted(k for k in now if now[k] != before.get(k))
+    defaults = TrainConfig().to_dict()  # a field added since the checkpoint had its default
+    changed = sorted(k for k in now if now[k] != before.get(k, defaults.get(k)))
     if changed:
         raise XpzError(f"cannot resume: training settings changed since the checkpoint: {changed}")
 
