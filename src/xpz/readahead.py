@@ -90,7 +90,10 @@ def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         permits.release()  # wake the thread if it waits for a permit
-        thread.join()
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
+        # Garbage collection may close an abandoned read-ahead from inside the thread's
+        # next(source); the thread then stops by itself and the source is collected.
+        if threading.current_thread() is not thread:
+            thread.join()
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
