@@ -131,19 +131,3 @@ def test_predict_files_reader_error_names_file_and_row(tmp_path, tiny_model, toy
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert not list(tmp_path.glob("x*.parquet"))
-
-
-def test_default_batch_size_per_model_kind_for_both_runtimes(tmp_path, tiny_model, toy_spectra):
-    from xpz.models.modelfile import save_model
-    from xpz.models.registry import build_model
-    from xpz.models.xpznet import XpzNetConfig
-    from xpz.predict_inputs import default_batch_size
-    from xpz.preprocess import MinMaxScaler
-
-    config = XpzNetConfig(conv_filters=(4,), conv_kernels=(3,), hidden_units=8, n_bins=20)
-    xpz_model = save_model(
-        tmp_path / "xpz", build_model(config, seed=0), MinMaxScaler().fit(toy_spectra.flux)
-    )
-    for runtime in ("torch", "onnx"):
-        assert default_batch_size(inference.open_model(xpz_model, runtime)) == 4096
-        assert default_batch_size(inference.open_model(tiny_model, runtime)) == 1024

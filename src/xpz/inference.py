@@ -33,13 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xpz.errors import InputError
-from xpz.predict_inputs import (
-    default_batch_size,
-    file_chunks,
-    input_files,
-    iter_input_spectra,
-    reads_flux_error,
-)
+from xpz.predict_inputs import file_chunks, input_files, iter_input_spectra, reads_flux_error
 from xpz.readahead import read_ahead as read_ahead_chunks
 from xpz.spectra import Flag, Spectra
 
@@ -199,17 +193,15 @@ def _with_nan_rows(values: NDArray, good: NDArray[np.bool_]) -> NDArray:
 
 
 def predict_spectra(
-    model, spectra: Spectra, *, batch_size: int | None = None, keep_pdf: bool = False
+    model, spectra: Spectra, *, batch_size: int = 1024, keep_pdf: bool = False
 ) -> tuple[dict[str, NDArray], NDArray[np.uint32]]:
     """Estimates (``z_pred``, ``z_err``, quantiles...) and flags for one chunk of spectra.
 
     ``model`` is an open predictor (:func:`open_model`).  ``keep_pdf`` keeps the
     full gridded ``pdf`` (N, K) of distributional models; catalogues hold only
-    the summaries.  ``batch_size`` None: the model kind's
-    (:func:`~xpz.predict_inputs.default_batch_size`).  Rows the model cannot take (:func:`unusable_rows`) are not
+    the summaries.  Rows the model cannot take (:func:`unusable_rows`) are not
     run: their estimates are NaN and their flag has ``NO_ESTIMATE``.
     """
-    batch_size = batch_size or default_batch_size(model)
     with np.errstate(all="ignore"):
         scaled = model.scaler.transform(spectra.flux)
     good = ~unusable_rows(model, spectra, scaled)
@@ -235,7 +227,7 @@ def _as_spectra(data: Any, *, flux_error: bool = True) -> Spectra:
 
 
 def predict(
-    model: Any, data: Any, *, batch_size: int | None = None, runtime: Runtime | str = Runtime.TORCH
+    model: Any, data: Any, *, batch_size: int = 1024, runtime: Runtime | str = Runtime.TORCH
 ):  # -> astropy.table.Table
     """Redshifts for ``data`` with ``model``, as an astropy Table (the catalogue columns).
 
@@ -316,7 +308,7 @@ def predict_files(
     chunk_rows: int = 20_000,
     input_format: str | None = None,
     output_format: str | None = None,
-    batch_size: int | None = None,
+    batch_size: int = 1024,
     progress: bool = False,
     runtime: Runtime | str = Runtime.TORCH,
     read_ahead: int = 1,

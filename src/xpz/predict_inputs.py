@@ -16,13 +16,7 @@ from typing import Any
 from xpz.errors import InputError
 from xpz.spectra import Spectra
 
-__all__ = [
-    "default_batch_size",
-    "file_chunks",
-    "input_files",
-    "iter_input_spectra",
-    "reads_flux_error",
-]
+__all__ = ["file_chunks", "input_files", "iter_input_spectra", "reads_flux_error"]
 
 
 def reads_flux_error(model: Any) -> bool:
@@ -31,19 +25,6 @@ def reads_flux_error(model: Any) -> bool:
     Both say how many input channels they read: 1 (fluxes) or 2 (fluxes and errors).
     """
     return int(model.input_channels) == 2
-
-
-def default_batch_size(model: Any) -> int:
-    """Spectra per network batch for the open predictor ``model``: its kind's ``inference_batch_size``.
-
-    The same for torch and ONNX Runtime (``benchmarks/throughput.py`` measured both).
-    """
-    from xpz.models.modelfile import LoadedModel
-    from xpz.models.registry import MODEL_KINDS
-
-    if isinstance(model, LoadedModel):
-        return int(model.model.inference_batch_size)
-    return int(MODEL_KINDS[model.info["model"]["kind"]].inference_batch_size)
 
 
 def input_files(inputs: Sequence[str | Path]) -> list[Path]:

@@ -47,9 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rows read at a time (default 20000; an eighth of that from XP_CONTINUOUS files)",
     )
     parser.add_argument(
-        "--batch-size",
-        type=int,
-        help="spectra per network batch (default: the model's, 4096 for xpznet, 1024 for paper)",
+        "--batch-size", type=int, default=1024, help="spectra per network batch (default 1024)"
     )
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
@@ -80,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from xpz.inference import format_summary, predict_files
     from xpz.io.atomic import OutputKind, check_output
 
-    if args.chunk_rows < 1 or (args.batch_size is not None and args.batch_size < 1):
+    if args.chunk_rows < 1 or args.batch_size < 1:
         raise InputError("--chunk-rows and --batch-size must be at least 1")
     engine = Engine(args.engine)
     kind = OutputKind.DIRECTORY if engine is Engine.DASK else OutputKind.FILE

@@ -130,9 +130,6 @@ class RedshiftModel(nn.Module, abc.ABC):
     #: True when the output is one redshift per spectrum (then a
     #: :class:`LossKind` can replace the model's loss in training).
     point_estimate: ClassVar[bool] = False
-    #: Spectra per batch when predicting (``xpz predict``'s default; the fastest
-    #: measured by ``benchmarks/throughput.py`` within bounded memory).
-    inference_batch_size: ClassVar[int] = 1024
     #: True for the frozen copies :meth:`for_inference` returns.
     _inference_only: bool = False
     #: How many of :meth:`conv_blocks` are frozen (:meth:`freeze_conv_blocks`).

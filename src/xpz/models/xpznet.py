@@ -235,8 +235,6 @@ class XpzNet(RedshiftModel):
 
     kind = "xpznet"
     config_class = XpzNetConfig
-    #: 4x faster than 1024 in torch here, and no slower in onnxruntime (docs/benchmarks.md).
-    inference_batch_size = 4096
     point_estimate = False
     config: XpzNetConfig
     #: Divides the logits before the softmax; fitted after training (1: none).

@@ -108,7 +108,7 @@ def predict_partition(
     model: str,
     fingerprint: str,
     runtime: str,
-    batch_size: int | None = None,
+    batch_size: int = 1024,
     keep_columns: tuple[str, ...] = (),
     source: str = "<partition>",
 ):  # pd.DataFrame -> pd.DataFrame
@@ -180,7 +180,7 @@ def predict_dask(
     n_workers: int = 2,
     threads_per_worker: int = 1,
     runtime: Runtime | str = Runtime.TORCH,
-    batch_size: int | None = None,
+    batch_size: int = 1024,
     progress: bool = False,
 ) -> Path:
     """Predict every row of ``input`` on Dask into ``output`` (see module docs).
