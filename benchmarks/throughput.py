@@ -358,7 +358,7 @@ def main() -> None:
         trained = "trained" if args.model else "untrained (speed only)"
         print(f"models: paper {paper_dir}, xpz {xpz_dir} ({trained})")
         start = time.perf_counter()
-        if "memory" in args.skip:  # the kinds' default batch sizes
+        if "memory" in args.skip:  # batch 4096: the best torch batch of the in-memory sweep
             batch = {"xpz torch fp32": 4096, "xpz onnx fp32": 4096}
             memory = {"rates": {}, "best_batch": batch}
         else:
