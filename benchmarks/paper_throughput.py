@@ -1,6 +1,7 @@
 """Throughput of the dissertation's CNN: Conv1d vs Conv2d-channels-last, fp32 vs bf16.
 
-Trains (Adamax, Huber; batch 16 and 256) and predicts (batch 1024) with both
+Trains (Adamax, Huber; batch 16 and 256; fp32, and bf16 autocast) and predicts
+(batch 1024) with both
 :class:`~xpz.models.paper.ConvImpl` implementations of the same model, in the
 same run with alternating repeats, and reports the median spectra per second and
 the ratio between them.  Absolute numbers depend on the machine and its load;
@@ -17,6 +18,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -46,14 +48,24 @@ def compare(
     return [statistics.median(r) for r in rates]
 
 
-def training_step(model: PaperCNN, batch: int) -> Callable[[], None]:
-    """One Adamax step on random data."""
+#: Keras ``fit`` of the same model at batch 16 (../shared/reference/performance.md), spectra/s.
+KERAS_FIT_BS16 = 684
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def training_step(model: PaperCNN, batch: int, bf16: bool = False) -> Callable[[], None]:
+    """One Adamax step on random data (forward and loss under bf16 autocast if ``bf16``)."""
     x, z = torch.rand(batch, 1, 186), torch.rand(batch)
     optimizer = torch.optim.Adamax(model.parameters(), lr=1e-3, eps=1e-7)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        model.loss(model(x), z).backward()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss = model.loss(model(x), z)
+        loss.backward()
         optimizer.step()
 
     return step
@@ -80,10 +92,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    print(f"load average: {load_average()}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; spectra/s, median")
     impls = (ConvImpl.CONV1D, ConvImpl.CONV2D_CHANNELS_LAST)
     cases: list[tuple[str, Callable[[PaperCNN], Callable[[], None]], int]] = [
         ("train fp32 bs16", lambda m: training_step(m, 16), 16),
+        ("train bf16 bs16", lambda m: training_step(m, 16, bf16=True), 16),
         ("train fp32 bs256", lambda m: training_step(m, 256), 256),
         ("infer fp32 bs1024", lambda m: inference_step(m, 1024, bf16=False), 1024),
         ("infer bf16 bs1024", lambda m: inference_step(m, 1024, bf16=True), 1024),
@@ -101,6 +115,14 @@ def main() -> None:
     for impl in impls:
         ratio = rates["infer bf16 bs1024", impl] / rates["infer fp32 bs1024", impl]
         print(f"bf16 / fp32 inference, {impl.value}: {ratio:.2f}")
+    for impl in impls:
+        fp32, bf16 = rates["train fp32 bs16", impl], rates["train bf16 bs16", impl]
+        print(
+            f"train bs16, {impl.value}: bf16 / fp32 {bf16 / fp32:.2f}; / Keras fit's "
+            f"{KERAS_FIT_BS16}: fp32 {fp32 / KERAS_FIT_BS16:.2f}, bf16 {bf16 / KERAS_FIT_BS16:.2f}"
+            " (target 1.5)"
+        )
+    print(f"load average: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -251,7 +251,7 @@ def export_onnx(
 
 
 class OnnxModel:
-    """An exported xpz model run by onnxruntime on the CPU.
+    """An exported xpz model run by onnxruntime (with its CUDA provider when present).
 
     ``source`` is an ``.onnx`` file written by :func:`export_onnx`, or an xpz
     model directory (exported in memory).  Offers what the inference code
@@ -262,6 +262,7 @@ class OnnxModel:
     def __init__(self, source: str | os.PathLike[str], *, threads: int = 0) -> None:
         import onnxruntime as ort
 
+        from xpz.accelerator import onnx_providers
         from xpz.models.modelfile import ModelFileError, verify_model_json
         from xpz.models.registry import model_config_from_dict
         from xpz.models.shipped import resolve_model
@@ -277,9 +278,7 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads  # 0: onnxruntime's default (all cores)
         try:
-            self.session = ort.InferenceSession(
-                content, options, providers=["CPUExecutionProvider"]
-            )
+            self.session = ort.InferenceSession(content, options, providers=onnx_providers())
         except Exception as err:  # onnxruntime raises its own untyped errors
             raise XpzError(f"{self.path}: not a loadable ONNX model ({err})") from err
         props = self.session.get_modelmeta().custom_metadata_map

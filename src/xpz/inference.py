@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from xpz.errors import InputError
 from xpz.predict_inputs import file_chunks, input_files, iter_input_spectra, reads_flux_error
+from xpz.readahead import read_ahead as read_ahead_chunks
 from xpz.spectra import Flag, Spectra
 
 __all__ = [
@@ -79,16 +80,20 @@ class Runtime(enum.Enum):
 def open_model(model: Any, runtime: Runtime | str = Runtime.TORCH):
     """A predictor for ``model`` (a model directory, an ``.onnx`` file, or an open one).
 
-    Torch gives a :class:`~xpz.models.modelfile.LoadedModel`, ONNX an
+    Torch gives a :class:`~xpz.models.modelfile.LoadedModel` (on CUDA when
+    present, :func:`xpz.accelerator.torch_device`), ONNX an
     :class:`~xpz.export.OnnxModel`; both offer ``predict(flux, flux_error,
     batch_size)``, ``scaler``, ``z_range``, ``metadata``, ``info`` and ``path``.
     """
+    from xpz.accelerator import torch_device
     from xpz.export import OnnxModel
     from xpz.models.modelfile import LoadedModel, load_model
 
     if isinstance(model, LoadedModel | OnnxModel):
         return model
-    return OnnxModel(model) if Runtime(runtime) is Runtime.ONNX else load_model(model)
+    if Runtime(runtime) is Runtime.ONNX:
+        return OnnxModel(model)
+    return load_model(model, device=torch_device())  # CUDA when present
 
 
 def _z_range(model) -> tuple[float, float]:
@@ -298,9 +303,12 @@ def predict_files(
     batch_size: int = 1024,
     progress: bool = False,
     runtime: Runtime | str = Runtime.TORCH,
+    read_ahead: int = 1,
 ) -> PredictSummary:
     """Predict every row of ``inputs`` into the catalogue ``output`` (see module docs).
 
+    The next ``read_ahead`` chunks (0: none) are read and converted in a thread
+    while the network runs on this one (:func:`xpz.readahead.read_ahead`).
     A ``source_id`` repeated within a file or across two files is an
     :class:`~xpz.errors.InputError`; so is any other problem, naming the file
     and its row.  XP_CONTINUOUS input is sampled without flux errors unless the
@@ -320,8 +328,9 @@ def predict_files(
         ) as writer,
         tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
     ):
-        chunks = file_chunks(
-            files, chunk_rows, input_format, flux_error=reads_flux_error(predictor)
+        chunks = read_ahead_chunks(
+            file_chunks(files, chunk_rows, input_format, flux_error=reads_flux_error(predictor)),
+            read_ahead,
         )
         for path, first_row, spectra in chunks:
             try:

@@ -22,6 +22,8 @@ FINETUNE_HELP = (
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``xpz train`` and ``xpz demo`` to choose and adjust a recipe."""
+    from xpz.accelerator import Precision
+
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--preset", default="xpz", help="'xpz' (default: the xpz model) or 'paper' (dissertation)"
@@ -32,6 +34,11 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="override the recipe's (peak) learning rate")
     parser.add_argument("--seed", type=int, help="override the training seed")
     parser.add_argument("--device", help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'")
+    parser.add_argument(
+        "--precision",
+        choices=[p.value for p in Precision],
+        help="override the recipe's training arithmetic: fp32, or bf16 autocast",
+    )
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar"
     )
@@ -55,6 +62,7 @@ def recipe_from_args(args: argparse.Namespace, initial=None):  # -> xpz.recipes.
             "lr": args.lr,
             "seed": args.seed,
             "device": args.device,
+            "precision": getattr(args, "precision", None),
             "progress": args.progress,
         }
         changes = {k: v for k, v in changes.items() if v is not None}

@@ -15,10 +15,11 @@ import dataclasses
 import enum
 import re
 
+from xpz.accelerator import Precision
 from xpz.config import JsonConfig
 from xpz.models.base import LossKind
 
-__all__ = ["Optimizer", "Schedule", "TrainConfig"]
+__all__ = ["Optimizer", "Precision", "Schedule", "TrainConfig"]
 
 
 class Optimizer(enum.Enum):
@@ -74,6 +75,8 @@ class TrainConfig(JsonConfig):
     eval_batch_size: int = 4096
     #: Progress bar: None shows it only when stderr is a terminal.
     progress: bool | None = None
+    #: Forward-pass arithmetic of the training steps.
+    precision: Precision = Precision.FP32
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -91,7 +94,7 @@ class TrainConfig(JsonConfig):
             raise ValueError(f"num_threads must be >= 1, got {self.num_threads}")
         if not _DEVICE.match(self.device):
             raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
-        for name in ("optimizer", "schedule"):
+        for name in ("optimizer", "schedule", "precision"):
             enum_type = type(getattr(TrainConfig, name))
             object.__setattr__(self, name, enum_type(getattr(self, name)))
         if self.loss is not None:

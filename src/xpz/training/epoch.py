@@ -156,11 +156,14 @@ def train_one_epoch(
     batches: Sequence[Tensor],
     network: torch.nn.Module | None = None,
     progress: tqdm | None = None,
+    bf16: bool = False,
 ) -> Totals:
     """One optimizer step per batch of row indices of (x, z); returns the epoch's sums.
 
     ``network`` computes the outputs: the model's ``DistributedDataParallel``
-    wrapper when training in several processes (default: ``model``).
+    wrapper when training in several processes (default: ``model``).  With
+    ``bf16`` the forward pass runs under bfloat16 autocast; the loss, its
+    gradients and the optimizer step stay float32.
     """
     network = model if network is None else network
     model.train()
@@ -170,7 +173,9 @@ def train_one_epoch(
     for step, rows in enumerate(batches):
         xb, zb = x[rows], z[rows]
         optimizer.zero_grad(set_to_none=True)
-        output = network(xb)
+        with torch.autocast(xb.device.type, torch.bfloat16, enabled=bf16):
+            output = network(xb)
+        output = output.float()
         loss = loss_fn(output, zb)
         loss.backward()
         optimizer.step()

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from xpz.errors import XpzError
 from xpz.models.base import RedshiftModel
 from xpz.models.modelfile import WEIGHTS_FILE, save_model
-from xpz.training.config import TrainConfig
+from xpz.training.config import Precision, TrainConfig
 from xpz.training.data import TrainingData, make_training_data
 from xpz.training.device import default_num_threads, process_device, torch_settings
 from xpz.training.distributed import (
@@ -138,7 +138,8 @@ Finalizer = Callable[[RedshiftModel], Mapping[str, Any]]
 def _check_resumable(saved: Mapping[str, Any], config: TrainConfig) -> None:
     now = {k: v for k, v in config.to_dict().items() if k not in _RUNTIME_FIELDS}
     before = {k: v for k, v in saved.items() if k not in _RUNTIME_FIELDS}
-    changed = sorted(k for k in now if now[k] != before.get(k))
+    defaults = TrainConfig().to_dict()  # a field added since the checkpoint had its default
+    changed = sorted(k for k in now if now[k] != before.get(k, defaults.get(k)))
     if changed:
         raise XpzError(f"cannot resume: training settings changed since the checkpoint: {changed}")
 
@@ -273,6 +274,7 @@ class _Session:
             trained = train_one_epoch(
                 self.model, self.loss_fn, self.optimizer, self.scheduler, x, z,
                 batches=batches, network=self.network, progress=bar,
+                bf16=config.precision is Precision.BF16,
             )  # fmt: skip
         x, z = self.data.x_validation, self.data.z_validation
         validated = evaluate_totals(
