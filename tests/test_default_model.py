@@ -65,9 +65,10 @@ def test_info_default_prints_the_model_card(capsys):
     assert main(["info", "default"]) == 0
     text = capsys.readouterr().out
     for expected in (
-        "kind: xpznet",
+        "kind: xpznet_ensemble",  # the xpz preset: two XpzNets
         "multiply-adds per spectrum",
-        "simulator: xpz-sim-v1",
+        "simulator: xpz-sim-v2",  # the randomised mixture's knobs are on
+        "training_data: randomised",
         "n_spectra: 60000",
         "temperature",
         "ood_score > 1",
