@@ -21,6 +21,7 @@ import numpy as np
 
 from xpz.evaluation.evaluate import evaluate
 from xpz.inference import predict_spectra
+from xpz.io.atomic import atomic_path
 from xpz.models.modelfile import MODEL_JSON, LoadedModel, load_model
 from xpz.pipeline import run_training
 from xpz.recipes import Recipe
@@ -125,3 +126,13 @@ def markdown_table(
         cells = [_cell(k, values.get(k, float("nan"))) for k in COLUMNS]
         lines.append("| " + " | ".join([*names, *cells]) + " |")
     return "\n".join(lines)
+
+
+def write_text(text: str, out: Path | None) -> None:
+    """Print ``text``, or write it to ``out`` atomically."""
+    if out is None:
+        print(text)
+        return
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(text + "\n")
+    print(f"wrote {out}")

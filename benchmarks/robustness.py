@@ -41,9 +41,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from domain_shift import load_average, markdown_table, score, trained_model  # noqa: E402
+from domain_shift import (  # noqa: E402
+    load_average,
+    markdown_table,
+    score,
+    trained_model,
+    write_text,
+)
 
-from xpz.io.atomic import atomic_path  # noqa: E402
 from xpz.recipes import Recipe, get_preset, xpz_recipe  # noqa: E402
 from xpz.simulate import Knob, SimulationConfig, simulate  # noqa: E402
 
@@ -149,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             targets(rows),
         ]
     )
-    if args.out is None:
-        print(text)
-        return 0
-    with atomic_path(args.out) as tmp:
-        Path(tmp).write_text(text + "\n")
-    print(f"wrote {args.out}")
+    write_text(text, args.out)
     return 0
 
 

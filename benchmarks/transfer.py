@@ -28,9 +28,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from domain_shift import load_average, markdown_table, score, trained_model  # noqa: E402
+from domain_shift import (  # noqa: E402
+    load_average,
+    markdown_table,
+    score,
+    trained_model,
+    write_text,
+)
 
-from xpz.io.atomic import atomic_path  # noqa: E402
 from xpz.recipes import finetune_recipe, get_preset  # noqa: E402
 from xpz.simulate import Knob, SimulationConfig, simulate  # noqa: E402
 
@@ -121,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             targets(rows) if 5_000 in args.sizes else "",
         ]
     )
-    if args.out is None:
-        print(text)
-        return 0
-    with atomic_path(args.out) as tmp:
-        Path(tmp).write_text(text + "\n")
-    print(f"wrote {args.out}")
+    write_text(text, args.out)
     return 0
 
 

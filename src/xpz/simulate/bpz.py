@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from xpz.simulate.instrument import ERG_CM2_S_A_TO_W_M2_NM, InstrumentModel, sed_to_coefficients
-from xpz.simulate.templates import TemplateCoefficients
+from xpz.simulate.instrument import InstrumentModel
+from xpz.simulate.templates import TemplateCoefficients, redshifted_coefficients
 
 __all__ = [
     "BPZ_TEMPLATES",
@@ -75,14 +75,7 @@ def compute_bpz_coefficients(
     f_lambda values are taken as erg s^-1 cm^-2 A^-1.
     """
     rest_wl, rest_flux = bpz_templates()
-    rest_flux = rest_flux[template_index]
-    bp, rp = [], []
-    for z in z_grid:
-        sed = rest_flux / (1 + z) * ERG_CM2_S_A_TO_W_M2_NM
-        b, r = sed_to_coefficients(rest_wl * (1 + z), sed, model)
-        bp.append(b)
-        rp.append(r)
-    return TemplateCoefficients(np.asarray(z_grid), np.array(bp), np.array(rp))
+    return redshifted_coefficients(rest_wl, rest_flux[template_index], z_grid, model)
 
 
 @functools.cache

@@ -34,6 +34,7 @@ __all__ = [
     "fit_galaxies",
     "galaxies",
     "kcorrect_templates",
+    "redshifted_coefficients",
     "template_coefficients",
 ]
 
@@ -96,7 +97,16 @@ def compute_template_coefficients(
 ) -> TemplateCoefficients:
     """Project the (selected) templates, redshifted to each ``z_grid`` value, on the XP bases."""
     rest_wl, rest_flux = kcorrect_templates()
-    rest_flux = rest_flux[template_index]
+    return redshifted_coefficients(rest_wl, rest_flux[template_index], z_grid, model)
+
+
+def redshifted_coefficients(
+    rest_wl: NDArray, rest_flux: NDArray, z_grid: NDArray, model: InstrumentModel | None = None
+) -> TemplateCoefficients:
+    """DR3 coefficients of rest-frame SEDs ``rest_flux`` (T, L) on ``rest_wl`` (L,, Angstrom)
+    redshifted to each ``z_grid`` value: ``f(lambda / (1 + z)) / (1 + z)``, with the
+    f_lambda values taken as erg s^-1 cm^-2 A^-1.
+    """
     bp, rp = [], []
     for z in z_grid:
         sed = rest_flux / (1 + z) * ERG_CM2_S_A_TO_W_M2_NM
