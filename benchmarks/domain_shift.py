@@ -85,23 +85,40 @@ def worst_bin_error(table: Any, z_max: float = WORST_BIN_Z_MAX) -> float:
 def score(model: LoadedModel, spectra: Spectra) -> dict[str, float]:
     """The :data:`COLUMNS` of ``model`` on labelled ``spectra`` (rows without estimate left out)."""
     estimates, flag = predict_spectra(model, spectra)
-    z_true = spectra.require_z()
-    ok = np.isfinite(estimates["z_pred"])
-    quantiles = {k: v[ok] for k, v in estimates.items() if k.startswith("z_q")}
-    result = evaluate(z_true[ok], estimates["z_pred"][ok], quantiles=quantiles or None)
+    quantiles = {k: v for k, v in estimates.items() if k.startswith("z_q")}
+    return score_estimates(spectra.require_z(), estimates["z_pred"], quantiles, flag)
+
+
+def score_estimates(
+    z_true: np.ndarray,
+    z_pred: np.ndarray,
+    quantiles: Mapping[str, np.ndarray] | None = None,
+    flag: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The :data:`COLUMNS` of estimates ``z_pred`` (``quantiles`` and ``flag`` optional).
+
+    Rows whose ``z_pred`` is not finite are left out; without ``quantiles`` the
+    coverage columns, without ``flag`` the OOD columns are NaN.
+    """
+    ok = np.isfinite(z_pred)
+    kept = {k: np.asarray(v)[ok] for k, v in (quantiles or {}).items()}
+    result = evaluate(z_true[ok], z_pred[ok], quantiles=kept or None)
     coverage = result.uncertainty.get("quantile_coverage", {})
-    ood = (flag[ok] & np.uint32(Flag.OUT_OF_DISTRIBUTION)) != 0
-    dz = np.abs(estimates["z_pred"][ok] - z_true[ok]) / (1 + z_true[ok])
+    dz = np.abs(z_pred[ok] - z_true[ok]) / (1 + z_true[ok])
     outliers = dz > CATASTROPHIC
+    nan = float("nan")
+    ood = None if flag is None else (flag[ok] & np.uint32(Flag.OUT_OF_DISTRIBUTION)) != 0
     return {
         "mae": result.metrics["mae"],
         "sigma_nmad": result.metrics["sigma_nmad"],
         "outliers": result.metrics["outlier_frac_015"],
         "worst_bin": worst_bin_error(result.per_bin),
-        "cov68": 100 * coverage.get("0.68", float("nan")),
-        "cov95": 100 * coverage.get("0.95", float("nan")),
-        "ood_rate": float(ood.mean()),
-        "ood_on_outliers": float(ood[outliers].mean()) if outliers.any() else float("nan"),
+        "cov68": 100 * coverage.get("0.68", nan),
+        "cov95": 100 * coverage.get("0.95", nan),
+        "ood_rate": nan if ood is None else float(ood.mean()),
+        "ood_on_outliers": nan
+        if ood is None or not outliers.any()
+        else float(ood[outliers].mean()),
         "n": float(ok.sum()),
     }
 

@@ -18,6 +18,11 @@ and tests each on fresh simulated data (seeds the training did not use):
   it was trained on (no training run needed), and noise x2;
 * for ``today``: the mixture, which it never saw.
 
+Beside the mixture-trained model, its peers (:mod:`peers`: the paper CNN, SVR,
+kNN and template fits with either template set) on the same training spectra
+and the same in-distribution and shifted test sets (``--peers`` names fewer),
+and the in-distribution targets of issue #14 against them.
+
 Columns: MAE, sigma_NMAD, outliers (\\|dz\\|/(1+z) > 0.15), the worst \\|mean
 error\\| of the 0.05 bins up to z = 0.45, 68%/95% interval coverage, the share
 of galaxies flagged ``OUT_OF_DISTRIBUTION`` and the share of catastrophic
@@ -48,7 +53,9 @@ from domain_shift import (  # noqa: E402
     trained_model,
     write_text,
 )
+from peers import Peer, peer_rows, peer_targets  # noqa: E402
 
+from xpz.models.xpznet import multiply_adds  # noqa: E402
 from xpz.recipes import Recipe, get_preset, xpz_recipe  # noqa: E402
 from xpz.simulate import Knob, SimulationConfig, simulate  # noqa: E402
 
@@ -120,6 +127,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=[k.value for k in Knob],
         help="knobs to hold out of a training run each (default: all)",
     )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=[p.value for p in Peer],
+        help="peers of the mixture-trained model to score beside it (default: all)",
+    )
+    parser.add_argument(
+        "--n-template", type=int, default=2_000, help="test spectra per set the templates fit"
+    )
     parser.add_argument("--work", type=Path, required=True, help="training runs (reused)")
     parser.add_argument("--out", type=Path, help="markdown report (default: print)")
     return parser.parse_args(argv)
@@ -140,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         base = SimulationConfig.randomised(exclude=[knob])
         shifted = {f"{knob.value} shifted": SimulationConfig.shifted(knob, base=base)}
         rows += run_model(f"without {knob.value}", recipe, base, shifted, args)
+    peers = [Peer(p) for p in args.peers] if args.peers is not None else list(Peer)
+    tests = {"in distribution": _test(args.n_test, TEST_SEED, mixture)}
+    tests |= {name: _test(args.n_test, SHIFT_SEED, config) for name, config in shifts.items()}
+    train = lambda: simulate(args.n, seed=TRAIN_SEED, config=mixture)  # noqa: E731
+    peer_table = [row for row in rows if row[0][0] == "mixture"]
+    peer_table += peer_rows(peers, train, tests, args.work, args.n_template)
     command = "python benchmarks/robustness.py " + shlex.join(argv or sys.argv[1:])
     text = "\n\n".join(
         [
@@ -152,6 +174,17 @@ def main(argv: list[str] | None = None) -> int:
             markdown_table(rows, ["model", "test data"]),
             "## Targets of issue #14 (each shifted test against the same model in distribution)",
             targets(rows),
+            "## Peers on the same data (trained on the mixture's training split)",
+            f"Template fits on the first {args.n_template:,} spectra of each test set; "
+            "coverage only where a model gives intervals, OOD only for the networks.",
+            markdown_table(peer_table, ["model", "test data"]),
+            "## In-distribution targets of issue #14 against the peers",
+            peer_targets(
+                peer_table,
+                "mixture",
+                multiply_adds(get_preset("paper").model),
+                multiply_adds(recipe.model),
+            ),
         ]
     )
     write_text(text, args.out)
