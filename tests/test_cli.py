@@ -78,6 +78,22 @@ def test_demo_refuses_to_clear_a_directory_it_did_not_make(tmp_path, capsys):
     assert (keep / "thesis.tex").read_text() == "precious"
 
 
+def test_the_paper_demo_trains_on_its_budget_in_native_bf16(tmp_path, capsys, monkeypatch):
+    import json
+
+    import xpz.accelerator as accelerator
+    from xpz.commands.demo import DEMO_BUDGET
+
+    monkeypatch.setattr(accelerator, "native_bf16", lambda device: True)
+    out = tmp_path / "demo"
+    assert main(["demo", "--preset", "paper", "-n", "400", "--epochs", "1", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "400 simulated spectra" in printed and "1 epochs at batch 16, bf16 autocast" in printed
+    training = json.loads((out / "recipe.json").read_text())["recipe"]["training"]
+    assert training["precision"] == DEMO_BUDGET["paper"].precision.value == "auto"
+    assert DEMO_BUDGET["paper"].epochs == 4 and DEMO_BUDGET["paper"].n == 150_000
+
+
 def test_an_unwritable_directory_is_one_line(tmp_path, capsys):
     import os
 

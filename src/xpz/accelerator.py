@@ -23,7 +23,7 @@ import enum
 import os
 from collections.abc import Mapping, Sequence
 
-__all__ = ["DEVICE_VARIABLE", "Precision", "onnx_providers", "torch_device"]
+__all__ = ["DEVICE_VARIABLE", "Precision", "native_bf16", "onnx_providers", "torch_device"]
 
 #: Environment variable that forces prediction onto the CPU when set to ``cpu``.
 DEVICE_VARIABLE = "XPZ_DEVICE"
@@ -38,6 +38,30 @@ class Precision(enum.Enum):
     #: bfloat16 autocast of the forward pass (:func:`torch.autocast`); the loss,
     #: gradients and optimizer step in float32.  Validation always runs in float32.
     BF16 = "bf16"
+    #: BF16 where the training device computes bfloat16 natively (a CPU with
+    #: AVX512-BF16 or AMX, a CUDA GPU that supports it), else FP32: elsewhere
+    #: bfloat16 is emulated and slower than float32 (:func:`native_bf16`).
+    AUTO = "auto"
+
+    def resolve(self, device: str) -> Precision:
+        """FP32 or BF16: this precision on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+
+        >>> Precision.FP32.resolve("cpu")
+        <Precision.FP32: 'fp32'>
+        """
+        if self is not Precision.AUTO:
+            return self
+        return Precision.BF16 if native_bf16(device) else Precision.FP32
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 in hardware (AVX512-BF16 / AMX CPU, CUDA bf16)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu, torch >= 2.3
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def _cpu_only(environ: Mapping[str, str]) -> bool:

@@ -37,7 +37,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         choices=[p.value for p in Precision],
-        help="override the recipe's training arithmetic: fp32, or bf16 autocast",
+        help="override the recipe's training arithmetic: fp32, bf16 autocast, or auto "
+        "(bf16 where the CPU/GPU computes it natively, else fp32)",
     )
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar"

@@ -274,7 +274,7 @@ class _Session:
             trained = train_one_epoch(
                 self.model, self.loss_fn, self.optimizer, self.scheduler, x, z,
                 batches=batches, network=self.network, progress=bar,
-                bf16=config.precision is Precision.BF16,
+                bf16=config.precision.resolve(self.device.type) is Precision.BF16,
             )  # fmt: skip
         x, z = self.data.x_validation, self.data.z_validation
         validated = evaluate_totals(
