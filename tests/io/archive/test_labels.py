@@ -132,6 +132,18 @@ def test_interrupted_crossmatch_resumes_at_the_missing_chunk(tmp_path):
     assert result.n_chunks_queried == 3 and result.counts == EXPECTED
 
 
+def test_an_answer_without_a_column_is_one_error_naming_chunk_and_column(tmp_path):
+    archive = StoredArchive()
+    archive.answer.rename_column("separation_arcsec", "sep")
+    archive.answer.rename_column("source_id", "SOURCE_ID")  # upper case is read as lower
+    out = tmp_path / "out"
+    with pytest.raises(
+        XpzError, match=r"chunk 1 of 4.*Gaia archive lacks column\(s\) separation_arcsec$"
+    ):
+        run(out, archive, retry=NO_RETRY)
+    assert not list(out.glob("crossmatch_*"))
+
+
 def test_rerun_skips_complete_steps_and_downloads_only_missing_batches(tmp_path):
     out = tmp_path / "out"
     first, _ = run(out, batch_size=10)

@@ -21,10 +21,30 @@ from xpz.io.archive.query import UPLOAD_TABLE_NAME
 if TYPE_CHECKING:
     from astropy.table import Table
 
-__all__ = ["DEFAULT_TIMEOUT_S", "ArchiveClient", "GaiaArchiveClient"]
+__all__ = ["DEFAULT_TIMEOUT_S", "ArchiveClient", "GaiaArchiveClient", "answer_columns"]
 
 #: Seconds a socket may wait for the archive before the call fails (and is retried).
 DEFAULT_TIMEOUT_S = 120.0
+
+
+def answer_columns(answer: Table, columns: Sequence[str], what: str, service: str) -> Table:
+    """``answer``'s ``columns`` in that order, its names lower-cased (services differ in case).
+
+    A column that is missing is one :class:`~xpz.errors.XpzError` naming ``what``
+    was asked and the ``service`` that answered.
+
+    >>> from astropy.table import Table
+    >>> answer_columns(Table({"Z": [0.1], "RA": [1.0]}), ["ra", "z"], "chunk 1", "SDSS").colnames
+    ['ra', 'z']
+    """
+    answer = answer.copy(copy_data=False)
+    for name in answer.colnames:
+        if name != name.lower():
+            answer.rename_column(name, name.lower())
+    missing = [c for c in columns if c not in answer.colnames]
+    if missing:
+        raise XpzError(f"{what}: the answer of the {service} lacks column(s) {', '.join(missing)}")
+    return answer[list(columns)]
 
 
 class ArchiveClient(Protocol):

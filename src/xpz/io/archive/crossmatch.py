@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from xpz.errors import XpzError
-from xpz.io.archive.client import ArchiveClient
+from xpz.io.archive.client import ArchiveClient, answer_columns
 from xpz.io.archive.query import UPLOAD_TABLE_NAME
 from xpz.io.archive.retry import RetryPolicy, call_with_retries
 from xpz.io.archive.survey import Survey
@@ -151,14 +151,7 @@ def crossmatch_chunk(
         retry,
         hint="; the chunks before it are saved, rerun the same command to go on",
     )
-    answer = answer.copy(copy_data=False)
-    for name in answer.colnames:
-        if name != name.lower():
-            answer.rename_column(name, name.lower())
-    missing = [c for c in ANSWER_COLUMNS if c not in answer.colnames]
-    if missing:
-        raise XpzError(f"{what}: the archive's answer lacks column(s) {', '.join(missing)}")
-    answer = answer[list(ANSWER_COLUMNS)]
+    answer = answer_columns(answer, ANSWER_COLUMNS, what, "Gaia archive")
     unasked = np.setdiff1d(np.asarray(answer["xpz_row"], dtype=np.int64), rows)
     if unasked.size:
         raise XpzError(f"{what}: the archive answered for {unasked.size} rows not uploaded")

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from xpz.errors import XpzError
+from xpz.io.archive.client import answer_columns
 from xpz.io.archive.fetch import write_table
 from xpz.io.archive.retry import RetryPolicy, call_with_retries
 from xpz.io.archive.survey import LabelColumns
@@ -138,14 +139,7 @@ def stripes(ra_step_deg: float) -> list[tuple[float, float]]:
 
 def _normalised(answer: Table, what: str) -> Table:
     """The answer's columns in :data:`SDSS_COLUMNS` order, ``specobjid`` as text."""
-    answer = answer.copy(copy_data=False)
-    for name in answer.colnames:
-        if name != name.lower():
-            answer.rename_column(name, name.lower())
-    missing = [c for c in SDSS_COLUMNS if c not in answer.colnames]
-    if missing:
-        raise XpzError(f"{what}: the SDSS answer lacks column(s) {', '.join(missing)}")
-    answer = answer[list(SDSS_COLUMNS)]
+    answer = answer_columns(answer, SDSS_COLUMNS, what, "SDSS")
     answer["specobjid"] = np.array([str(v) for v in answer["specobjid"]], dtype="U20")
     for name in ("ra", "dec", "z", "zerr"):
         answer[name] = np.asarray(answer[name]).astype(np.float64)
