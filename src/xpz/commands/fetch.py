@@ -17,7 +17,7 @@ _CANDIDATE_ONLY = ("where", "upload", "limit", "g_max")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from xpz.io.archive.crossmatch import DEFAULT_CHUNK_ROWS
+    from xpz.io.archive.crossmatch import DEFAULT_CHUNK_ROWS, SeveralSources
     from xpz.io.archive.fetch import FETCH_FORMATS
     from xpz.io.archive.sdss import DEFAULT_RA_STEP_DEG
 
@@ -65,6 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sdss",
         action="store_true",
         help="build the catalogue from SDSS DR17 galaxies (zWarning = 0, 0 <= z <= 0.6)",
+    )
+    labels.add_argument(
+        "--several-sources",
+        choices=[p.value for p in SeveralSources],
+        default=SeveralSources.REFUSE.value,
+        help="a catalogue row with two or more Gaia sources within the radius: refuse it "
+        "(default), or keep the nearest (the table then records n_gaia_sources and "
+        "second_separation_arcsec)",
     )
     labels.add_argument("--z-column", default="z", help="redshift column (default: z)")
     labels.add_argument("--ra-column", default="ra", help="RA column, degrees ICRS (default: ra)")
@@ -123,6 +131,7 @@ def _run_labels(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from xpz.errors import InputError
+    from xpz.io.archive.crossmatch import SeveralSources
     from xpz.io.archive.labelled import fetch_labels
     from xpz.io.archive.retry import DEFAULT_RETRY
     from xpz.io.archive.sdss import SDSS_LABEL_COLUMNS, fetch_sdss
@@ -164,6 +173,7 @@ def _run_labels(args: argparse.Namespace) -> int:
         format=fmt,
         progress=progress,
         catalogue_request=request,
+        several_sources=SeveralSources(args.several_sources),
     )
     refused = ", ".join(f"{k} {v}" for k, v in result.counts.items() if k != "matched" and v)
     print(

@@ -16,7 +16,7 @@ from astropy.table import Table
 
 from xpz.errors import InputError, XpzError
 from xpz.io.archive import fetch as fetch_module
-from xpz.io.archive.crossmatch import Outcome, Pairs, resolve_matches
+from xpz.io.archive.crossmatch import Outcome, Pairs, SeveralSources, resolve_matches
 from xpz.io.archive.fetch import FETCH_FORMATS, XP_CONTINUOUS_COLUMNS
 from xpz.io.archive.labelled import fetch_labels
 from xpz.io.archive.retry import NO_RETRY, ArchiveUnavailableError
@@ -189,6 +189,40 @@ def test_the_nearest_source_of_two_rows_refuses_both_even_if_one_row_sees_two(tm
     assert matches.reasons().tolist() == ["shared_source", "several_sources", "matched"]
     assert matches.source_id.tolist() == [7, 7, 9]  # the nearest is recorded either way
     assert matches.rows(Outcome.MATCHED).tolist() == [2]
+
+
+def test_nearest_keeps_the_nearest_of_several_sources_and_records_the_next(tmp_path):
+    catalogue = tmp_path / "c.csv"
+    Table({"ra": [10.0, 20.0, 30.0], "dec": [0.0, 0.0, 0.0], "z": [0.1, 0.2, 0.3]}).write(catalogue)
+    survey = read_survey(catalogue, LabelColumns())
+    found = pairs(
+        (0, 5, True, 0.8), (0, 4, True, 0.3), (0, 6, False, 0.9),  # three sources: 4 is nearest
+        (1, 7, False, 0.1), (1, 8, True, 0.6),  # the nearest has no spectrum: not its neighbour
+        (2, 9, True, 0.5),
+    )  # fmt: skip
+    refused = resolve_matches(survey, found)
+    assert refused.reasons().tolist() == ["several_sources", "several_sources", "matched"]
+    kept = resolve_matches(survey, found, SeveralSources.NEAREST)
+    assert kept.reasons().tolist() == ["matched", "no_xp_spectrum", "matched"]
+    assert kept.source_id.tolist() == [4, 7, 9]
+    assert kept.n_sources.tolist() == [3, 2, 1]
+    np.testing.assert_allclose(kept.second_separation_arcsec, [0.8, 0.6, np.nan])
+
+
+def test_nearest_end_to_end_labels_the_row_with_two_sources(tmp_path):
+    out = tmp_path / "out"
+    result, _ = run(out, several_sources=SeveralSources.NEAREST)
+    counts = dict(EXPECTED, several_sources=0)
+    counts["matched"] += EXPECTED["several_sources"]
+    assert result.counts == counts
+    labelled = Table.read(result.labelled)
+    assert labelled.colnames[5:7] == ["n_gaia_sources", "second_separation_arcsec"]
+    two = labelled["n_gaia_sources"] == 2
+    assert two.sum() == 1 and (labelled["n_gaia_sources"][~two] == 1).all()
+    assert labelled["second_separation_arcsec"][two][0] > labelled["separation_arcsec"][two][0]
+    assert np.isnan(labelled["second_separation_arcsec"][~two]).all()
+    with pytest.raises(XpzError, match="different request"):  # the policy is part of the request
+        run(out)
 
 
 # --- the catalogue ------------------------------------------------------------------------

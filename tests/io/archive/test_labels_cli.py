@@ -57,6 +57,17 @@ def test_fetch_labels_command_then_train_one_epoch(tmp_path, archive, capsys):
     assert json.loads((report / "metrics.json").read_text())["metrics"]["n"] == 33
 
 
+def test_fetch_labels_several_sources_nearest_from_the_command_line(tmp_path, archive, capsys):
+    out = tmp_path / "labels"
+    argv = ["fetch", str(out), "--labels", str(SURVEY), *LABEL_OPTIONS, "--no-progress"]
+    assert main([*argv, "--several-sources", "nearest"]) == 0
+    said = capsys.readouterr().out
+    assert "34 labelled spectra of 40 catalogue rows" in said and "several_sources" not in said
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["request"]["several_sources"] == "nearest"
+    assert "n_gaia_sources" in Table.read(out / "labelled.parquet").colnames
+
+
 def test_fetch_labels_refuses_candidate_options(tmp_path, archive, capsys):
     argv = ["fetch", str(tmp_path), "--labels", str(SURVEY), "--limit", "3", "--g-max", "19"]
     assert main(argv) == 2

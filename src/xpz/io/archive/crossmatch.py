@@ -14,12 +14,14 @@ own file, so an interrupted cross-match resumes at the first missing chunk.
    (not uploaded);
 2. ``no_match``: no Gaia DR3 source within the radius;
 3. ``several_sources``: two or more Gaia DR3 sources within the radius
-   (which one is the galaxy cannot be told from positions);
+   (which one is the galaxy cannot be told from positions), unless the policy
+   is :attr:`SeveralSources.NEAREST`, which keeps the nearest of them and goes
+   on with the next rules;
 4. ``shared_source``: its nearest Gaia source is also the nearest Gaia source
    of another catalogue row (every such row is refused, none is preferred);
 5. ``no_xp_spectrum``: its one Gaia source has no XP spectrum;
-6. ``matched``: otherwise -- exactly one Gaia source within the radius, with XP
-   spectra, and no other row claims it.
+6. ``matched``: otherwise -- exactly one Gaia source within the radius (or,
+   with ``NEAREST``, a nearest one), with XP spectra, and no other row claims it.
 
 >>> print(build_crossmatch_query(1.0))
 SELECT u.xpz_row, s.source_id, s.has_xp_continuous, s.phot_g_mean_mag,
@@ -57,6 +59,7 @@ __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "Matches",
     "Outcome",
+    "SeveralSources",
     "build_crossmatch_query",
     "chunk_file_name",
     "crossmatch_chunk",
@@ -204,6 +207,16 @@ def read_chunk(path: Path) -> Pairs:
     )
 
 
+class SeveralSources(enum.Enum):
+    """What becomes of a catalogue row with two or more Gaia sources within the radius."""
+
+    #: Refused as ``several_sources`` (the default: the galaxy cannot be told from positions).
+    REFUSE = "refuse"
+    #: The nearest source is kept; the labelled table records how many there were
+    #: (``n_gaia_sources``) and the next one's separation, for a cut afterwards.
+    NEAREST = "nearest"
+
+
 @dataclasses.dataclass(frozen=True)
 class Matches:
     """The cross-match's decision per catalogue row (index = catalogue row)."""
@@ -216,6 +229,8 @@ class Matches:
     """The nearest Gaia source (-1: none)."""
     separation_arcsec: NDArray[np.float64]
     phot_g_mean_mag: NDArray[np.float64]
+    second_separation_arcsec: NDArray[np.float64]
+    """Separation of the second-nearest Gaia source (NaN: fewer than two)."""
 
     def rows(self, outcome: Outcome) -> NDArray[np.intp]:
         return np.flatnonzero(self.outcome == _CODES[outcome])
@@ -233,12 +248,18 @@ class Matches:
         return np.array([o.value for o in Outcome])[self.outcome]
 
 
-def resolve_matches(survey: Survey, pairs: Pairs) -> Matches:
+def resolve_matches(
+    survey: Survey, pairs: Pairs, several: SeveralSources = SeveralSources.REFUSE
+) -> Matches:
     """Decide every row of ``survey`` from the cross-match ``pairs`` (rules: module docstring)."""
     n = len(survey)
     n_sources = np.bincount(pairs.row, minlength=n).astype(np.int64)
     order = np.lexsort((pairs.source_id, pairs.separation_arcsec, pairs.row))
-    first = order[np.unique(pairs.row[order], return_index=True)[1]]  # nearest pair of each row
+    starts = np.unique(pairs.row[order], return_index=True)[1]
+    first = order[starts]  # nearest pair of each row
+    second = np.full(n, np.nan)
+    has_second = n_sources[pairs.row[first]] > 1
+    second[pairs.row[first][has_second]] = pairs.separation_arcsec[order[starts[has_second] + 1]]
     source_id = np.full(n, -1, np.int64)
     separation = np.full(n, np.nan)
     gmag = np.full(n, np.nan)
@@ -254,7 +275,10 @@ def resolve_matches(survey: Survey, pairs: Pairs) -> Matches:
     decisions = [
         (~survey.in_z_range, Outcome.Z_OUTSIDE_RANGE),
         (n_sources == 0, Outcome.NO_MATCH),
-        (n_sources > 1, Outcome.SEVERAL_SOURCES),
+        (
+            (n_sources > 1) & (several is SeveralSources.REFUSE),
+            Outcome.SEVERAL_SOURCES,
+        ),
         (shared, Outcome.SHARED_SOURCE),
         (~has_xp, Outcome.NO_XP_SPECTRUM),
     ]
@@ -263,4 +287,4 @@ def resolve_matches(survey: Survey, pairs: Pairs) -> Matches:
     for condition, outcome in decisions:
         codes[condition & ~decided] = _CODES[outcome]
         decided |= condition
-    return Matches(codes, n_sources, source_id, separation, gmag)
+    return Matches(codes, n_sources, source_id, separation, gmag, second)

@@ -9,8 +9,10 @@
 3. download the XP_CONTINUOUS spectra of the matched sources in batches
    (:func:`xpz.io.archive.fetch.download_batches`, ``xp_continuous_000000.<ext>``, ...);
 4. join spectra and labels into ``labelled.<ext>``: ``source_id``, ``z``, the
-   survey id, ``separation_arcsec``, ``phot_g_mean_mag``, the carried columns,
-   then the archive's XP_CONTINUOUS columns -- a file ``xpz train``,
+   survey id, ``separation_arcsec``, ``phot_g_mean_mag`` (with
+   ``SeveralSources.NEAREST`` also ``n_gaia_sources`` and
+   ``second_separation_arcsec``), the carried columns, then the archive's
+   XP_CONTINUOUS columns -- a file ``xpz train``,
    ``xpz tune`` and ``xpz evaluate`` read as labelled XP_CONTINUOUS input.
 
 Every refused row is in ``unmatched.<ext>`` with its reason, and the counts
@@ -36,6 +38,7 @@ from xpz.io.archive.crossmatch import (
     Matches,
     Outcome,
     Pairs,
+    SeveralSources,
     build_crossmatch_query,
     chunk_file_name,
     crossmatch_chunk,
@@ -109,6 +112,7 @@ def fetch_labels(
     progress: bool = True,
     retry: RetryPolicy | None = None,
     catalogue_request: dict[str, Any] | None = None,
+    several_sources: SeveralSources = SeveralSources.REFUSE,
 ) -> LabelsResult:
     """Cross-match ``catalogue`` with Gaia DR3 and write the labelled XP_CONTINUOUS table.
 
@@ -117,6 +121,8 @@ def fetch_labels(
     up per archive call; ``batch_size`` (at most 5,000) source ids per
     XP_CONTINUOUS download.  ``catalogue_request`` replaces the catalogue's
     file name and checksum in the recorded request (``--sdss`` records its query).
+    ``several_sources`` decides rows with two or more Gaia sources within the
+    radius (:class:`~xpz.io.archive.crossmatch.SeveralSources`).
     Resumable as the module docstring says.
     """
     columns = LabelColumns() if columns is None else columns
@@ -138,6 +144,8 @@ def fetch_labels(
         "format": format.value,
         "batch_size": batch_size,
     }
+    if several_sources is not SeveralSources.REFUSE:  # requests made before the option still match
+        request["several_sources"] = several_sources.value
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     retry = DEFAULT_RETRY if retry is None else retry
@@ -150,13 +158,13 @@ def fetch_labels(
     pairs = Pairs.concatenate(
         [read_chunk(out / chunk_file_name(k, format.suffix)) for k in range(len(chunks))]
     )
-    matches = resolve_matches(survey, pairs)
+    matches = resolve_matches(survey, pairs, several_sources)
     batches = _plan_batches(out, manifest, matches, batch_size, format)
     pending = [b for b in batches if not (out / b["file"]).exists()]
     if pending:
         client = candidate_fetch.default_client() if client is None else client
         download_batches(out, batches, pending, client, format, retry, progress)
-    labelled, matches = _join(out, batches, format, survey, matches)
+    labelled, matches = _join(out, batches, format, survey, matches, several_sources)
     return _finish(out, manifest, survey, matches, labelled, format, len(todo), len(pending))
 
 
@@ -236,7 +244,12 @@ def _read_batch(path: Path, format: TableFormat) -> Table:
 
 
 def _join(
-    out: Path, batches: list[dict[str, Any]], format: TableFormat, survey: Survey, matches: Matches
+    out: Path,
+    batches: list[dict[str, Any]],
+    format: TableFormat,
+    survey: Survey,
+    matches: Matches,
+    several: SeveralSources,
 ) -> tuple[Table, Matches]:
     """The labelled table; matched sources the archive gave no spectrum become ``xp_not_returned``."""
     from astropy.table import Table, vstack
@@ -255,6 +268,9 @@ def _join(
     labelled[survey.columns.id_name] = survey.ids[rows]
     labelled["separation_arcsec"] = matches.separation_arcsec[rows]
     labelled["phot_g_mean_mag"] = matches.phot_g_mean_mag[rows]
+    if several is SeveralSources.NEAREST:
+        labelled["n_gaia_sources"] = matches.n_sources[rows]
+        labelled["second_separation_arcsec"] = matches.second_separation_arcsec[rows]
     for name, values in survey.carry.items():
         labelled[name] = values[rows]
     for name in XP_CONTINUOUS_COLUMNS[1:]:
