@@ -58,12 +58,14 @@ __all__ = [
     "RetryPolicy",
     "UploadKind",
     "batch_file_name",
+    "earlier_manifest",
     "build_candidates_query",
     "default_client",
     "download_batches",
     "fetch",
     "read_upload",
     "split_batches",
+    "write_manifest",
     "write_table",
 ]
 
@@ -226,6 +228,30 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def earlier_manifest(out: Path, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest an earlier run of ``request`` left in ``out`` (None: no earlier run).
+
+    A manifest of another request is an :class:`~xpz.errors.XpzError`: one
+    output directory holds one fetch.
+    """
+    path = out / MANIFEST_NAME
+    if not path.exists():
+        return None
+    manifest = json.loads(path.read_text())
+    if manifest.get("request") != request:
+        raise XpzError(
+            f"{out} holds a fetch made with a different request "
+            f"(see {MANIFEST_NAME}); use a new output directory"
+        )
+    return dict(manifest)
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Write ``out/manifest.json`` atomically."""
+    with atomic_path(out / MANIFEST_NAME) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def _plan_batches(
     out: Path,
     request: dict[str, Any],
@@ -237,15 +263,9 @@ def _plan_batches(
     """Run the candidate query and write candidates + manifest, or reuse an earlier run's."""
     import numpy as np
 
-    manifest_path = out / MANIFEST_NAME
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("request") != request:
-            raise XpzError(
-                f"{out} holds a fetch made with a different request "
-                f"(see {MANIFEST_NAME}); use a new output directory"
-            )
-        return manifest["batches"], int(manifest["candidates"]["n_rows"])
+    earlier = earlier_manifest(out, request)
+    if earlier is not None:
+        return earlier["batches"], int(earlier["candidates"]["n_rows"])
 
     candidates = call_with_retries(
         "the candidate query",
@@ -271,8 +291,7 @@ def _plan_batches(
         "candidates": {"file": candidates_name, "n_rows": len(candidates)},
         "batches": batches,
     }
-    with atomic_path(manifest_path) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    write_manifest(out, manifest)
     return batches, len(candidates)
 
 

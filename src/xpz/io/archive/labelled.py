@@ -24,7 +24,6 @@ directory is refused.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +51,13 @@ from xpz.io.archive.fetch import (
     XP_CONTINUOUS_COLUMNS,
     batch_file_name,
     download_batches,
+    earlier_manifest,
     split_batches,
+    write_manifest,
     write_table,
 )
 from xpz.io.archive.retry import DEFAULT_RETRY, RetryPolicy
 from xpz.io.archive.survey import CATALOGUE_ROW, LabelColumns, Survey, read_survey
-from xpz.io.atomic import atomic_path
 from xpz.io.formats import TableFormat
 
 if TYPE_CHECKING:
@@ -168,27 +168,16 @@ def fetch_labels(
     return _finish(out, manifest, survey, matches, labelled, format, len(todo), len(pending))
 
 
-def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    with atomic_path(out / MANIFEST_NAME) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-
-
 def _start_manifest(out: Path, request: dict[str, Any], survey: Survey) -> dict[str, Any]:
     """The manifest of an earlier run of ``request``, or a new one (refusing another request)."""
-    path = out / MANIFEST_NAME
-    if path.exists():
-        manifest = json.loads(path.read_text())
-        if manifest.get("request") != request:
-            raise XpzError(
-                f"{out} holds a fetch made with a different request "
-                f"(see {MANIFEST_NAME}); use a new output directory"
-            )
-        return dict(manifest)
+    earlier = earlier_manifest(out, request)
+    if earlier is not None:
+        return earlier
     manifest = {
         "request": request,
         "catalogue": {"file": str(survey.path), "n_rows": len(survey)},
     }
-    _write_manifest(out, manifest)
+    write_manifest(out, manifest)
     return manifest
 
 
@@ -226,7 +215,7 @@ def _plan_batches(
         )
     manifest["batches"] = batches
     manifest["crossmatch"] = {"counts": matches.counts()}
-    _write_manifest(out, manifest)
+    write_manifest(out, manifest)
     return batches
 
 
@@ -320,7 +309,7 @@ def _finish(
     manifest["crossmatch"] = {"counts": counts}
     manifest["unmatched"] = {"file": unmatched_path.name, "n_rows": len(unmatched)}
     manifest["labelled"] = {"file": labelled_path.name, "n_rows": len(labelled)}
-    _write_manifest(out, manifest)
+    write_manifest(out, manifest)
     return LabelsResult(
         out_dir=out,
         manifest=out / MANIFEST_NAME,
