@@ -72,6 +72,7 @@ from xpz.io.atomic import atomic_path
 from xpz.layout import N_PIXELS
 from xpz.models.base import RedshiftModel
 from xpz.models.baselines import KnnBaseline, KnnConfig, SvrBaseline, SvrConfig
+from xpz.models.ensemble import XpzEnsemble
 from xpz.models.modelfile import model_inputs
 from xpz.models.paper import PaperConfig
 from xpz.models.registry import build_model
@@ -219,7 +220,7 @@ def run_xpz(spectra: Spectra, split: Split, args: argparse.Namespace, work: Path
     )
     model = build_model(preset.model, seed=args.seed)
     result, seconds = train_network(model, data, config, work / "xpz", None)
-    assert isinstance(result.model, XpzNet)
+    assert isinstance(result.model, XpzNet | XpzEnsemble)  # the preset: an ensemble
     t_start = time.perf_counter()
     temperature = result.model.calibrate(data.x_validation, data.z_validation)["temperature"]
     seconds += time.perf_counter() - t_start
