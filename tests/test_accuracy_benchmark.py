@@ -115,3 +115,20 @@ def test_comparison_table_difference_and_ratio():
     table = accuracy_tables.comparison_table(rows, "xpz", "ref").splitlines()
     assert table[2] == "| MAE | 0.0100 | 0.0200 | -0.0100 | 0.50 |"
     assert table[-1] == "| CDE loss | -3.0000 | -2.0000 | -1.0000 | - |"  # no ratio of negatives
+
+
+def test_the_xpz_row_is_the_presets_ensemble(tmp_path):
+    from xpz.models.xpznet import multiply_adds
+    from xpz.recipes import xpz_recipe
+
+    out = tmp_path / "report.md"
+    argv = ["--n", str(N), "--sim-seed", str(SIM_SEED), "--out", str(out), "--figures",
+            str(tmp_path / "fig"), "--models", "xpz", "--xpz-epochs", "1"]  # fmt: skip
+    assert accuracy.main(argv) == 0
+    report = out.read_text()
+    row = table_rows(report, "Test-set metrics")["xpz"]
+    assert row["multiply-adds / spectrum"] == f"{multiply_adds(xpz_recipe().model):,}"
+    assert xpz_recipe().model.members == 2 and row["multiply-adds / spectrum"] == "1,970,240"
+    coverage = table_rows(report, "Uncertainty: interval coverage and PDF metrics")["xpz"]
+    assert 0 < float(coverage["cov 68%"]) < float(coverage["cov 95%"]) <= 100
+    assert "temperature" in report and (tmp_path / "fig" / "accuracy_pit.png").is_file()
