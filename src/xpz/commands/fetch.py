@@ -17,9 +17,7 @@ _CANDIDATE_ONLY = ("where", "upload", "limit", "g_max")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from xpz.io.archive.crossmatch import DEFAULT_CHUNK_ROWS, SeveralSources
     from xpz.io.archive.fetch import FETCH_FORMATS
-    from xpz.io.archive.sdss import DEFAULT_RA_STEP_DEG
 
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output directory (created if needed)")
     parser.add_argument(
@@ -54,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output file format (default: ecsv; parquet with --labels or --sdss)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_label_arguments(parser)
+
+
+def _add_label_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``--labels`` / ``--sdss``, in their own group."""
+    from xpz.io.archive.crossmatch import DEFAULT_CHUNK_ROWS, SeveralSources
+    from xpz.io.archive.sdss import DEFAULT_RA_STEP_DEG
+
     labels = parser.add_argument_group("labelled training sets (docs/fetch.md)")
     source = labels.add_mutually_exclusive_group()
     source.add_argument(
