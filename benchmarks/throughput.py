@@ -119,7 +119,7 @@ def in_memory(args, paper_dir: Path, xpz_dir: Path, root: Path, flux: np.ndarray
 
     from xpz.export import OnnxModel
     from xpz.models.modelfile import load_model
-    from xpz.models.xpznet import XpzNetConfig, multiply_adds
+    from xpz.models.xpznet import multiply_adds
 
     paper, xpz = load_model(paper_dir), load_model(xpz_dir)
     net = paper.model.for_inference()
@@ -159,7 +159,7 @@ def in_memory(args, paper_dir: Path, xpz_dir: Path, root: Path, flux: np.ndarray
         rates[name] = compare([step], batch, args.seconds, args.repeats)[0]
     for name in steps:
         print(f"  {name:<34} {rates[name]:>9.0f}")
-    flops = 2 * multiply_adds(XpzNetConfig())
+    flops = 2 * multiply_adds(xpz.model.config)  # the loaded model: every member of an ensemble
     print(f"  xpz model: {flops / 1e6:.2f} MFLOP per spectrum; FLOP limit here "
           f"{PEAK_FP32 / flops:,.0f}/s fp32, {PEAK_BF16 / flops:,.0f}/s bf16")  # fmt: skip
     threads(args, xpz, onnx32, flux, best_batch, rates)
