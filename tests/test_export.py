@@ -204,6 +204,13 @@ def test_default_model_xpznet_matches_torch(tmp_path, spectra, include_pdf):
     differences = _max_difference(runner.predict(flux, batch_size=10), expected)
     assert all(d < 1e-5 for d in differences.values()), differences
     assert np.isnan(expected["z_pred"][7])  # the all-NaN row: NaN in both
+    summaries = {name: expected[name] for name in quantiles}
+    for without_pdf in (
+        runner.predict(flux, pdf=False),
+        predict_batches(load_model(model_dir), flux, pdf=False),
+    ):
+        assert set(without_pdf) == quantiles  # pdf=False: the summaries, not the PDF
+        assert max(_max_difference(without_pdf, summaries).values()) < 1e-5
 
 
 def test_cli_export_of_default_model_with_pdf(tmp_path, spectra, capsys):

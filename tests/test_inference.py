@@ -161,7 +161,7 @@ def test_z_at_edge_uses_the_models_own_range(tmp_path, toy_spectra):
 
     @dataclasses.dataclass(frozen=True)
     class Fixed(LoadedModel):  # the loaded model, with chosen predictions
-        def predict(self, flux, flux_error=None, batch_size=4096):
+        def predict(self, flux, flux_error=None, batch_size=4096, *, pdf=True):
             return {"z_pred": np.array([0.398, 0.3, 0.2], np.float32)}
 
     fixed = Fixed(loaded.model, loaded.scaler, loaded.metadata, loaded.path)

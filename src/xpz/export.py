@@ -301,7 +301,12 @@ class OnnxModel:
         return len(self.input_names)
 
     def predict(
-        self, flux: ArrayLike, flux_error: ArrayLike | None = None, batch_size: int = 4096
+        self,
+        flux: ArrayLike,
+        flux_error: ArrayLike | None = None,
+        batch_size: int = 4096,
+        *,
+        pdf: bool = True,
     ) -> dict[str, NDArray[np.float32]]:
         """Estimates for raw fluxes (N, 186) e-/s, as :func:`predict_batches` returns them."""
         arrays = [np.asarray(flux, np.float32)]
@@ -309,19 +314,21 @@ class OnnxModel:
             if flux_error is None:
                 raise ValueError("this model uses flux errors; pass flux_error")
             arrays.append(np.asarray(flux_error, np.float32))
+        wanted = [name for name in self.output_names if pdf or name != "pdf"]
         if len(arrays[0]) == 0:  # the graph cannot run on 0 rows
             return {
                 out.name: np.empty(
                     (0, *(d if isinstance(d, int) else 0 for d in out.shape[1:]))
                 ).astype(np.float32)
                 for out in self.session.get_outputs()
+                if out.name in wanted
             }
-        parts: dict[str, list[NDArray]] = {name: [] for name in self.output_names}
+        parts: dict[str, list[NDArray]] = {name: [] for name in wanted}
         for start in range(0, len(arrays[0]), batch_size):
             feed = {
                 name: np.ascontiguousarray(a[start : start + batch_size])
                 for name, a in zip(self.input_names, arrays, strict=True)
             }
-            for name, value in zip(self.output_names, self.session.run(None, feed), strict=True):
+            for name, value in zip(wanted, self.session.run(wanted, feed), strict=True):
                 parts[name].append(value)
         return {name: np.concatenate(values) for name, values in parts.items()}

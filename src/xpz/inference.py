@@ -200,9 +200,7 @@ def predict_spectra(
         scaled = model.scaler.transform(spectra.flux)
     good = ~unusable_rows(model, spectra, scaled)
     errors = None if spectra.flux_error is None else spectra.flux_error[good]
-    raw = model.predict(spectra.flux[good], errors, batch_size=batch_size)
-    if not keep_pdf:
-        raw.pop("pdf", None)
+    raw = model.predict(spectra.flux[good], errors, batch_size=batch_size, pdf=keep_pdf)
     raw.setdefault("ood_score", np.full(int(good.sum()), np.nan, np.float32))  # no OOD statistics
     estimates = {name: _with_nan_rows(values, good) for name, values in raw.items()}
     flag = flag_predictions(spectra, estimates["z_pred"], _z_range(model), estimates["ood_score"])
@@ -316,6 +314,7 @@ def predict_files(
     """
     from tqdm.auto import tqdm
 
+    from xpz.accelerator import one_blas_thread
     from xpz.io.catalog import CatalogWriter
 
     predictor = open_model(model, runtime)
@@ -327,6 +326,7 @@ def predict_files(
             output, output_format, provenance(predictor, files, Runtime(runtime))
         ) as writer,
         tqdm(unit=" spectra", disable=not progress, desc="predict") as bar,
+        one_blas_thread(),  # no idle BLAS threads spinning beside the network's
     ):
         chunks = read_ahead_chunks(
             file_chunks(files, chunk_rows, input_format, flux_error=reads_flux_error(predictor)),

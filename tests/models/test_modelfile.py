@@ -62,6 +62,21 @@ def test_loaded_model_predicts_bit_identically(saved, flux: np.ndarray) -> None:
     assert predict_batches(loaded, flux[:0])["z_pred"].shape == (0,)
 
 
+def test_inference_copy_is_made_once_and_remade_when_the_weights_change(saved, flux) -> None:
+    path, _, _ = saved
+    loaded = load_model(path)
+    frozen = loaded.inference_model()
+    assert loaded.inference_model() is frozen  # many chunks, one copy
+    before = predict_batches(loaded, flux)["z_pred"]
+    with torch.no_grad():
+        next(loaded.model.parameters()).mul_(2.0)  # changed in place: a new copy
+    assert loaded.inference_model() is not frozen
+    after = predict_batches(loaded, flux)["z_pred"]
+    assert not np.allclose(after, before)
+    loaded.model.load_state_dict(load_model(path).model.state_dict())
+    np.testing.assert_array_equal(predict_batches(loaded, flux)["z_pred"], before)
+
+
 def test_overwrite_replaces_atomically(saved, flux: np.ndarray) -> None:
     path, _, scaler = saved
     other = build_model(SMALL, seed=4)

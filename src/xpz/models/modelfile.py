@@ -22,7 +22,7 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +175,22 @@ class LoadedModel:
     scaler: Scaler
     metadata: Mapping[str, Any]
     path: Path
+    #: ``[state key, frozen copy]`` of :meth:`inference_model` (not part of the value).
+    _inference: list[Any] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def inference_model(self) -> RedshiftModel:
+        """:meth:`~xpz.models.base.RedshiftModel.for_inference` of :attr:`model`, made once.
+
+        The frozen copy is remade when a tensor of :attr:`model` changes (training
+        on, loading weights, moving devices, attaching OOD statistics), so later
+        changes to the model count, and a model read in many chunks is copied
+        and folded once, not once per chunk.
+        """
+        key = _state_key(self.model)
+        if key is None or not self._inference or self._inference[0] != key:
+            self._inference[:] = [key, self.model.for_inference()]
+        frozen: RedshiftModel = self._inference[1]
+        return frozen
 
     @property
     def input_channels(self) -> int:
@@ -197,10 +213,29 @@ class LoadedModel:
         return _read_model_json(self.path)
 
     def predict(
-        self, flux: ArrayLike, flux_error: ArrayLike | None = None, batch_size: int = 4096
+        self,
+        flux: ArrayLike,
+        flux_error: ArrayLike | None = None,
+        batch_size: int = 4096,
+        *,
+        pdf: bool = True,
     ) -> dict[str, NDArray[np.floating]]:
         """:func:`predict_batches` with this model."""
-        return predict_batches(self, flux, flux_error, batch_size=batch_size)
+        return predict_batches(self, flux, flux_error, batch_size=batch_size, pdf=pdf)
+
+
+def _state_key(model: torch.nn.Module) -> tuple[tuple[str, int, int, str], ...] | None:
+    """What identifies ``model``'s tensors now: name, storage, in-place version, device.
+
+    None for tensors made in inference mode, which keep no version counter.
+    """
+    try:
+        return tuple(
+            (name, t.data_ptr(), t._version, str(t.device))
+            for name, t in model.state_dict(keep_vars=True).items()
+        )
+    except RuntimeError:
+        return None
 
 
 def _read_model_json(path: Path) -> dict[str, Any]:
@@ -299,13 +334,17 @@ def predict_batches(
     flux: ArrayLike,
     flux_error: ArrayLike | None = None,
     batch_size: int = 4096,
+    *,
+    pdf: bool = True,
 ) -> dict[str, NDArray[np.floating]]:
     """Scale ``flux`` (N, 186) e-/s, run the model, return ``summarize()`` outputs as numpy.
 
     Rows with non-finite fluxes give NaN estimates (rows never affect each other).
     A model with OOD statistics (:mod:`xpz.models.ood`) adds ``ood_score``.
+    ``pdf=False`` leaves out the gridded ``pdf`` (N, K) of distributional
+    models, the largest output by far, when only its summaries are wanted.
     """
-    model = loaded.model.for_inference()  # a fresh copy: later changes to loaded.model count
+    model = loaded.inference_model()
     device = next(model.parameters()).device
     x = model_inputs(loaded.scaler, flux, flux_error, model.input_channels)
     parts: dict[str, list[NDArray]] = {}
@@ -313,11 +352,16 @@ def predict_batches(
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(x[start : start + batch_size]).to(device)
             for name, value in _run(model, batch).items():
-                parts.setdefault(name, []).append(value.float().cpu().numpy())
+                if pdf or name != "pdf":
+                    parts.setdefault(name, []).append(value.float().cpu().numpy())
     if not parts:  # no rows: run on an empty batch for the output names
         with torch.inference_mode():
             empty = _run(model, model.example_input(1).to(device))
-        return {name: np.empty((0, *v.shape[1:]), np.float32) for name, v in empty.items()}
+        return {
+            name: np.empty((0, *v.shape[1:]), np.float32)
+            for name, v in empty.items()
+            if pdf or name != "pdf"
+        }
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
