@@ -8,6 +8,8 @@ onnxruntime falls back to the next provider for anything CUDA cannot run).
 :class:`Precision` is the arithmetic of training steps
 (:attr:`xpz.training.config.TrainConfig.precision`); it lives here, free of
 torch, so that the command line can offer it without importing torch.
+:func:`one_blas_thread` keeps NumPy's BLAS from taking cores from torch's
+threads while ``xpz predict`` converts XP coefficients between network passes.
 
 >>> onnx_providers(["CPUExecutionProvider"])
 ['CPUExecutionProvider']
@@ -19,11 +21,19 @@ torch, so that the command line can offer it without importing torch.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-__all__ = ["DEVICE_VARIABLE", "Precision", "native_bf16", "onnx_providers", "torch_device"]
+__all__ = [
+    "DEVICE_VARIABLE",
+    "Precision",
+    "native_bf16",
+    "one_blas_thread",
+    "onnx_providers",
+    "torch_device",
+]
 
 #: Environment variable that forces prediction onto the CPU when set to ``cpu``.
 DEVICE_VARIABLE = "XPZ_DEVICE"
@@ -86,3 +96,25 @@ def onnx_providers(
     if _CUDA_PROVIDER in available and not _cpu_only(environ):
         return [_CUDA_PROVIDER, _CPU_PROVIDER]
     return [_CPU_PROVIDER]
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """NumPy's BLAS (OpenBLAS, MKL) on one thread, process-wide, inside the ``with`` block.
+
+    After each call OpenBLAS keeps its worker threads spinning for a while,
+    waiting for more work.  Between the XP conversion of one chunk (a NumPy
+    matrix product) and the network's pass over it, they hold a core that
+    torch's threads need: on the two cores here the pass ran 1.5x slower after
+    a product than after a pause (docs/benchmarks.md).  With one BLAS thread
+    there is no worker to spin; the conversion's products are small, and run
+    beside the network in the read-ahead thread anyway.  Torch's own threads
+    (OpenMP) are not touched.
+
+    >>> with one_blas_thread():
+    ...     pass
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
