@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -122,6 +123,9 @@ def test_grid_quantiles_equal_numpy_in_float64(rng) -> None:
     inner = levels[1:-1]  # in float32 the CDF may reach 1 a grid point early in a flat tail
     as32 = grid_quantiles(*(torch.from_numpy(a).float() for a in (pdf, grid, inner))).numpy()
     np.testing.assert_allclose(as32, zpdf.quantiles(pdf, grid, inner), rtol=0, atol=1e-5)
+    with mock.patch("torch.onnx.is_in_onnx_export", return_value=True):  # the ONNX graph's count
+        exported = grid_quantiles(*(torch.from_numpy(a) for a in (pdf, grid, levels))).numpy()
+    np.testing.assert_array_equal(exported, got)
 
 
 def test_non_finite_output_rows_give_nan_and_leave_the_others() -> None:
@@ -275,6 +279,21 @@ def test_for_inference_folds_batchnorm_and_keeps_the_outputs() -> None:
         sum(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()) for net in (model, frozen)
     ]
     assert n_batchnorm == [5, 1]  # the input BatchNorm stays, one per block is folded
+    block = frozen.features[1]
+    assert [type(m) for m in block] == [
+        torch.nn.Conv1d,
+        torch.nn.MaxPool1d,
+        torch.nn.ReLU,
+        torch.nn.Identity,
+    ]  # pooling before the ReLU: the same values, half of them rectified
+    with torch.inference_mode():
+        z = block[0](model.features[0](x))
+        torch.testing.assert_close(
+            torch.relu(torch.nn.functional.max_pool1d(z, 2)),
+            torch.nn.functional.max_pool1d(torch.relu(z), 2),
+            rtol=0,
+            atol=0,
+        )
     with torch.inference_mode():
         torch.testing.assert_close(frozen(x), model(x), rtol=1e-4, atol=1e-5)
     assert not any(p.requires_grad for p in frozen.parameters())

@@ -5,10 +5,11 @@ density is linear between the grid points, the CDF is its trapezoidal integral
 normalised to end at 1 and interpolated linearly, and the quantile at level
 ``q`` lies between the last grid point with ``cdf < q`` and the first with
 ``cdf >= q`` (where the CDF is flat there, at the lower of the two).  The bin
-is found by counting the grid points with ``cdf < q``, and the values are
-picked with ``gather``, so the graph needs no ``searchsorted`` (which has no
-ONNX mapping).  :meth:`xpz.models.xpznet.XpzNet.summarize` uses it for torch
-inference and for ONNX export alike.
+is found by counting the grid points with ``cdf < q`` (a binary search in
+torch; in an ONNX export, which has no ``searchsorted``, by comparing every
+point), and the values are picked with ``gather``.
+:meth:`xpz.models.xpznet.XpzNet.summarize` uses it for torch inference and for
+ONNX export alike.
 
 >>> grid = torch.linspace(0.0, 1.0, 3, dtype=torch.float64)
 >>> flat = torch.ones(1, 3, dtype=torch.float64)
@@ -46,7 +47,7 @@ def grid_quantiles(density: Tensor, grid: Tensor, levels: Tensor) -> Tensor:
     """
     c = grid_cdf(density, grid)
     k = c.shape[1]
-    below = (c.unsqueeze(1) < levels.view(1, -1, 1)).to(torch.int64).sum(dim=2)
+    below = _count_below(c, levels)
     hi = torch.clamp(below, max=k - 1)  # first grid point with cdf >= level
     lo = torch.clamp(hi - 1, min=0)
     c_lo, c_hi = torch.gather(c, 1, lo), torch.gather(c, 1, hi)
@@ -57,3 +58,15 @@ def grid_quantiles(density: Tensor, grid: Tensor, levels: Tensor) -> Tensor:
     out = g_lo + frac * (g_hi - g_lo)
     finite = torch.isfinite(c.sum(dim=1, keepdim=True))
     return torch.where(finite, out, torch.full_like(out, torch.nan))
+
+
+def _count_below(cdf: Tensor, levels: Tensor) -> Tensor:
+    """(N, L): how many grid points of each row of ``cdf`` (non-decreasing) lie below each level.
+
+    A binary search in eager torch; in an ONNX export (which has no
+    ``searchsorted``) every point is compared, the same count in K times the work.
+    """
+    if torch.onnx.is_in_onnx_export():
+        return (cdf.unsqueeze(1) < levels.view(1, -1, 1)).to(torch.int64).sum(dim=2)
+    wanted = levels.to(cdf.dtype).expand(cdf.shape[0], -1).contiguous()
+    return torch.searchsorted(cdf.contiguous(), wanted)
