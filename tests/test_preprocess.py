@@ -122,3 +122,17 @@ def test_per_spectrum_nonpositive_norm_gives_nan() -> None:
 def test_make_scaler_kinds() -> None:
     assert isinstance(make_scaler(Scaling.PER_SPECTRUM, norm=SpectrumNorm.L2), PerSpectrumScaler)
     assert isinstance(make_scaler("none"), IdentityScaler)
+
+
+def test_l2_norm_of_each_row_skips_nan_and_keeps_inf(flux: np.ndarray) -> None:
+    x = flux[:6].astype(np.float32).copy()
+    x[1, 5] = np.nan
+    x[2, :] = np.nan
+    x[3, 7] = np.inf
+    expected = np.sqrt(np.nansum(x.astype(np.float64) ** 2, axis=1))
+    scaler = PerSpectrumScaler(SpectrumNorm.L2, minmax=False)
+    out = scaler.normalise(x)
+    norms = x[:, 0] / out[:, 0]  # the norm each row was divided by
+    np.testing.assert_allclose(norms[[0, 1, 4, 5]], expected[[0, 1, 4, 5]], rtol=1e-6)
+    assert np.isnan(out[2]).all()  # no finite value: no norm
+    assert np.isnan(out[3]).all()  # an infinite norm is not a norm either
