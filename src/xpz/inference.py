@@ -125,15 +125,15 @@ def implausible_flux(flux: NDArray[np.floating]) -> NDArray[np.bool_]:
     >>> implausible_flux(np.array([[5.0, 1.0, -0.1], [-1.0, -2.0, -3.0], [1e30, 1.0, 1.0]])).tolist()
     [False, True, True]
     """
-    x = np.asarray(flux, np.float64)
+    x = np.asarray(flux)
     finite = np.isfinite(x)
-    x = np.where(finite, x, 0.0)
-    positive = np.where(x > 0, x, 0.0).sum(axis=1)
-    negative = np.where(x < 0, -x, 0.0).sum(axis=1)
+    x = np.where(finite, x, 0)  # the input's dtype; the sums in float64
+    positive = np.maximum(x, 0).sum(axis=1, dtype=np.float64)
+    negative = positive - x.sum(axis=1, dtype=np.float64)
     implausible = (
         (positive <= 0)
         | (negative > MAX_NEGATIVE_SHARE * positive)
-        | (np.abs(x).max(axis=1, initial=0.0) > MAX_ABS_FLUX)
+        | (np.abs(x).max(axis=1, initial=0) > MAX_ABS_FLUX)
     )
     return implausible & finite.any(axis=1)
 

@@ -61,7 +61,7 @@ def test_read_input_samples_xp_files_and_tables(tmp_path):
     np.testing.assert_array_equal(read_input(path, training=True).z, Z)
 
 
-def test_flux_error_false_skips_xp_errors_only(tmp_path):
+def test_flux_error_false_skips_xp_errors_and_sampled_files_error_columns(tmp_path):
     path = write_kind(InputKind.XP_CONTINUOUS, tmp_path)
     full = read_input(path)
     for fast in (read_input(path, flux_error=False), read_input(xp_frame(), flux_error=False)):
@@ -73,8 +73,16 @@ def test_flux_error_false_skips_xp_errors_only(tmp_path):
     assert np.concatenate([c.flux for c in chunks]).tobytes() == full.flux.tobytes()
     assert all(c.flux_error is not None for c in iter_input(path, 3 * 8))
     errors = Spectra(flux=np.ones((N, 186)), flux_error=np.full((N, 186), 0.5), z=Z)
-    sampled = write_spectra(errors, tmp_path / "errors.parquet")
-    assert read_input(sampled, flux_error=False).flux_error is not None  # as read
+    for suffix in ("parquet", "csv", "fits", "h5"):
+        sampled = write_spectra(errors, tmp_path / f"errors.{suffix}")
+        assert read_input(sampled).flux_error is not None
+        without = read_input(sampled, flux_error=False)  # those columns are not read
+        assert without.flux_error is None, suffix
+        np.testing.assert_array_equal(without.flux, errors.flux)
+        chunks = list(iter_input(sampled, 7, flux_error=False))
+        assert [c.flux_error for c in chunks] == [None] * len(chunks) and len(chunks) > 1
+    table = spectra_to_table(errors)
+    assert read_input(table, flux_error=False).flux_error is not None  # in memory: as given
 
 
 def test_read_input_reads_sampled_files_and_tables(tmp_path):

@@ -57,12 +57,19 @@ def flux_column_names(prefix: str = "flux") -> list[str]:
     return [f"{prefix}_{i}" for i in range(N_PIXELS)]
 
 
-def known_column(name: str) -> bool:
+def known_column(name: str, *, flux_error: bool = True) -> bool:
     """True for a column xpz reads (other columns, e.g. ``ra``, are ignored).
+
+    ``flux_error=False`` leaves out the flux errors (``flux_error``,
+    ``flux_error_<i>``), for models that read fluxes only.
 
     >>> known_column("flux_12"), known_column("flux_999"), known_column("ra")
     (True, True, False)
+    >>> known_column("flux_error_3"), known_column("flux_error_3", flux_error=False)
+    (True, False)
     """
+    if not flux_error and (name == "flux_error" or name.startswith("flux_error_")):
+        return False
     return name in SCALAR_COLUMNS or name in _PIXEL_PREFIXES or bool(_PIXEL_COLUMN.match(name))
 
 

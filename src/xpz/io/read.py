@@ -120,8 +120,8 @@ def read_input(
     flux_error : bool
         Propagate XP_CONTINUOUS coefficient errors to flux errors; False skips
         that step (most of the conversion time) and leaves ``flux_error`` None,
-        for models that read fluxes only.  Sampled tables keep their
-        ``flux_error_*`` columns, if any, either way.
+        for models that read fluxes only.  Sampled files are then read without
+        their ``flux_error`` columns; in-memory sampled tables keep them.
 
     Raises
     ------
@@ -133,7 +133,8 @@ def read_input(
         xp = xp_continuous.read_xp_continuous(source, format)
         spectra, where = xp_to_spectra(xp, errors=flux_error), xp.origin
     elif _is_path(source):
-        spectra, where = tables.read_spectra(source, format), str(source)
+        spectra = tables.read_spectra(source, format, flux_error=flux_error)
+        where = str(source)
     else:
         spectra, where = tables.spectra_from_table(source, source=name), name
     check_labels(spectra.z, spectra.flux, source=where, require_z=require_z, training=training)
@@ -165,7 +166,7 @@ def iter_input(
         chunks = xp_continuous.iter_xp_continuous(path, format, xp_rows)
         parts = (xp_to_spectra(x, errors=flux_error) for x in chunks)
     else:
-        parts = tables.iter_spectra(path, chunk_rows, format)
+        parts = tables.iter_spectra(path, chunk_rows, format, flux_error=flux_error)
     first_row = 0
     for part in parts:
         check_labels(

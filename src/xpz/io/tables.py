@@ -69,6 +69,7 @@ def read_spectra(
     *,
     require_z: bool = False,
     training: bool = False,
+    flux_error: bool = True,
 ) -> Spectra:
     """Read a whole spectrum table.
 
@@ -84,6 +85,9 @@ def read_spectra(
         Training data: implies ``require_z``; every ``z`` must be finite and in
         :data:`xpz.layout.Z_RANGE` and every flux finite.  Otherwise rows with NaN/inf fluxes are
         kept and flagged :attr:`xpz.spectra.Flag.NONFINITE_FLUX`.
+    flux_error : bool
+        False: the ``flux_error`` columns are not read (``flux_error`` is
+        None), for models that read fluxes only.
 
     Returns
     -------
@@ -91,9 +95,8 @@ def read_spectra(
         ``meta`` holds the file's metadata, ``source_file`` and, when the table
         has no ``source_id``, ``source_id_generated`` (ids are then 0..N-1).
     """
-    parts = list(
-        _spectra_chunks(Path(path), TableFormat.resolve(path, format), None, require_z, training)
-    )
+    fmt = TableFormat.resolve(path, format)
+    parts = list(_spectra_chunks(Path(path), fmt, None, require_z, training, flux_error))
     return parts[0] if len(parts) == 1 else concatenate(parts)
 
 
@@ -104,29 +107,35 @@ def iter_spectra(
     *,
     require_z: bool = False,
     training: bool = False,
+    flux_error: bool = True,
 ) -> Iterator[Spectra]:
     """Read a spectrum table in chunks of ``chunk_rows`` rows (the last may be shorter).
 
     CSV, Parquet and HDF5 are streamed, so memory stays bounded by the chunk
-    size; FITS, ECSV and VOTable are read whole and then sliced.  Checks are
-    those of :func:`read_spectra`; errors name rows of the whole file, and a
-    ``source_id`` repeated in different chunks is found too.  Generated ids
-    (no ``source_id`` column) are the file's row numbers.
+    size; FITS, ECSV and VOTable are read whole and then sliced.  Checks and
+    ``flux_error`` are those of :func:`read_spectra`; errors name rows of the
+    whole file, and a ``source_id`` repeated in different chunks is found too.
+    Generated ids (no ``source_id`` column) are the file's row numbers.
     """
     if int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     fmt = TableFormat.resolve(path, format)
-    return _spectra_chunks(Path(path), fmt, int(chunk_rows), require_z, training)
+    return _spectra_chunks(Path(path), fmt, int(chunk_rows), require_z, training, flux_error)
 
 
 def _spectra_chunks(
-    path: Path, fmt: TableFormat, chunk_rows: int | None, require_z: bool, training: bool
+    path: Path,
+    fmt: TableFormat,
+    chunk_rows: int | None,
+    require_z: bool,
+    training: bool,
+    flux_error: bool = True,
 ) -> Iterator[Spectra]:
     if not path.is_file():
         raise InputError("no such file", path=path)
     if path.stat().st_size == 0:
         raise InputError("file is empty (0 bytes)", path=path)
-    chunks = _READERS[fmt](path, chunk_rows)
+    chunks = _READERS[fmt](path, chunk_rows, flux_error)
     seen, row = SeenIds(), 0
     while True:
         try:

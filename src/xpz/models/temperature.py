@@ -34,7 +34,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
 from torch import Tensor
 
 from xpz import pdf as zpdf
@@ -85,6 +84,8 @@ def fit_temperature(logits: Tensor, bins: Tensor) -> float:
 
     Searched on ``log T`` in ``[-ln 20, ln 20]`` (bounded Brent's method).
     """
+    from scipy.optimize import minimize_scalar  # here: prediction never imports SciPy's optimizers
+
     _check_logits(logits, len(bins) if bins.dim() == 1 else -1)
     logits = logits.detach().double()
     bound = math.log(_T_RANGE)
