@@ -160,6 +160,34 @@ def test_all_formats_give_identical_spectra(table, files):
     np.testing.assert_array_equal(xp_to_spectra(read_xp_continuous(frame)).flux, reference.flux)
 
 
+@pytest.mark.parametrize("missing", [(), ((0, "bp"), (1, "rp"))])
+def test_fluxes_only_reading_gives_the_same_fluxes_in_every_format(rng, tmp_path, missing):
+    table = archive_table(rng, missing=list(missing))
+    reference = xp_to_spectra(read_xp_continuous(table))
+    sources = {**write_all_formats(table, tmp_path), "table": table, "frame": as_dataframe(table)}
+    for name, source in sources.items():
+        xp = read_xp_continuous(source, errors=False)
+        assert not xp.bp.has_errors and not xp.rp.has_errors, name
+        assert xp.bp.coefficient_correlations is None, name
+        spectra = xp_to_spectra(xp, errors=False)
+        np.testing.assert_array_equal(spectra.flux, reference.flux, err_msg=name)
+        np.testing.assert_array_equal(spectra.flag, reference.flag, err_msg=name)
+        assert spectra.source_id.tolist() == SOURCE_IDS, name
+        with pytest.raises(ValueError, match="without their coefficient errors"):
+            xp_to_spectra(xp)  # errors asked of solutions read without them
+    chunks = list(iter_xp_continuous(sources["parquet"], chunk_rows=1, errors=False))
+    assert [len(c) for c in chunks] == [1, 1]
+
+
+def test_fluxes_only_reading_does_not_need_the_error_columns(table):
+    frame = as_dataframe(table).drop(
+        columns=[f"{b}_{c}" for b in ("bp", "rp") for c in ARRAY_COLUMNS[1:]]
+    )
+    assert len(read_xp_continuous(frame, errors=False)) == 2
+    with pytest.raises(InputError, match="missing column.*bp_coefficient_errors"):
+        read_xp_continuous(frame)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "fits", "votable-binary"])
 def test_chunked_reading_gives_the_same_sources(table, files, fmt):
     whole = read_xp_continuous(files[fmt])

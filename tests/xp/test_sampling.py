@@ -128,3 +128,32 @@ def test_without_errors_skips_the_error_propagation(xp, monkeypatch):
     assert xp_to_spectra(xp, errors=False).flux_error is None
     with pytest.raises(AssertionError, match="errors computed"):
         xp_to_spectra(xp)
+
+
+def test_solutions_without_errors_give_fluxes_and_refuse_errors(xp) -> None:
+    bands = {
+        name: XPBand(
+            coefficients=band.coefficients,
+            coefficient_errors=None,
+            coefficient_correlations=None,
+            standard_deviation=band.standard_deviation,
+            n_parameters=band.n_parameters,
+        )
+        for name, band in (("bp", xp.bp), ("rp", xp.rp))
+    }
+    fluxes_only = XPContinuous(source_id=xp.source_id, **bands)
+    assert not fluxes_only.bp.has_errors and xp.bp.has_errors
+    np.testing.assert_array_equal(
+        xp_to_spectra(fluxes_only, errors=False).flux, xp_to_spectra(xp).flux
+    )
+    with pytest.raises(ValueError, match="without their coefficient errors"):
+        xp_to_spectra(fluxes_only)
+    assert not XPBand.missing(3, errors=False).has_errors
+    with pytest.raises(ValueError, match="come together"):
+        XPBand(
+            coefficients=xp.bp.coefficients,
+            coefficient_errors=xp.bp.coefficient_errors,
+            coefficient_correlations=None,
+            standard_deviation=xp.bp.standard_deviation,
+            n_parameters=xp.bp.n_parameters,
+        )

@@ -24,7 +24,7 @@ or 1-D arrays, with ``None`` / NaN for a missing value and an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,27 +81,33 @@ def load_table(source: Any, format: str | TableFormat | None = None) -> RawTable
 
 
 def iter_tables(
-    source: Any, format: str | TableFormat | None = None, chunk_rows: int | None = None
+    source: Any,
+    format: str | TableFormat | None = None,
+    chunk_rows: int | None = None,
+    columns: Collection[str] | None = None,
 ) -> Iterator[RawTable]:
     """:func:`load_table` in chunks of at most ``chunk_rows`` rows (``None``: one chunk).
 
     CSV and Parquet files are streamed, so memory is bounded by the chunk size;
     other formats and in-memory tables come whole, as one chunk.  At least one
-    chunk is yielded, with no rows for an empty table.
+    chunk is yielded, with no rows for an empty table.  ``columns`` (None: all)
+    are the only columns loaded, of those the table has; the others are not
+    read at all from CSV and Parquet files.
     """
     if chunk_rows is not None and int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    keep = _keep(columns)
     if _is_dataframe(source):
-        yield _from_pandas(source, "<DataFrame>")
+        yield _from_pandas(source, "<DataFrame>", keep=keep)
         return
     if _is_astropy_table(source):
-        yield _from_astropy(source, "<Table>")
+        yield _from_astropy(source, "<Table>", keep=keep)
         return
     path = Path(source)
     fmt = TableFormat.resolve(path, format, gzip=True)
     if not path.is_file():
         raise InputError("no such file", path=path)
-    chunks, first_row = _read_file(path, fmt, chunk_rows), 0
+    chunks, first_row = _read_file(path, fmt, chunk_rows, keep), 0
     while True:
         try:
             loaded = next(chunks)
@@ -116,9 +122,17 @@ def iter_tables(
                 path=path,
             ) from exc
         convert = _from_pandas if _is_dataframe(loaded) else _from_astropy
-        table = convert(loaded, str(path), first_row)
+        table = convert(loaded, str(path), first_row, keep=keep)
         first_row += table.n_rows
         yield table
+
+
+def _keep(columns: Collection[str] | None) -> Callable[[str], bool]:
+    """Whether to load a column of that name: all of them, or those in ``columns``."""
+    if columns is None:
+        return lambda name: True
+    wanted = frozenset(columns)
+    return lambda name: name in wanted
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
@@ -132,12 +146,18 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_file(path: Path, fmt: TableFormat, chunk_rows: int | None) -> Iterator[Any]:
-    """The file as pandas DataFrames (CSV, Parquet; streamed) or one astropy Table (the others)."""
+def _read_file(
+    path: Path, fmt: TableFormat, chunk_rows: int | None, keep: Callable[[str], bool]
+) -> Iterator[Any]:
+    """The file as pandas DataFrames (CSV, Parquet; streamed) or one astropy Table (the others).
+
+    CSV and Parquet columns that ``keep`` refuses are not read.
+    """
     if fmt is TableFormat.CSV:
         import pandas as pd
 
         options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_filter": False}
+        options["usecols"] = keep
         if chunk_rows is None:
             yield pd.read_csv(path, **options)
             return
@@ -154,11 +174,12 @@ def _read_file(path: Path, fmt: TableFormat, chunk_rows: int | None) -> Iterator
 
         # Without pre-buffering, pyarrow keeps only the pages being decoded, not the whole file.
         with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as parquet:
+            names = [name for name in parquet.schema_arrow.names if keep(name)]
             if chunk_rows is None:
-                yield parquet.read().to_pandas()
+                yield parquet.read(columns=names).to_pandas()
                 return
             empty = True
-            for batch in parquet.iter_batches(batch_size=chunk_rows):
+            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=names):
                 empty = False
                 yield batch.to_pandas()
             if empty:
@@ -184,9 +205,13 @@ def _is_astropy_table(obj: Any) -> bool:
     return type(obj).__module__.startswith("astropy") and hasattr(obj, "colnames")
 
 
-def _from_pandas(frame: Any, origin: str, first_row: int = 0) -> RawTable:
+def _from_pandas(
+    frame: Any, origin: str, first_row: int = 0, *, keep: Callable[[str], bool]
+) -> RawTable:
     columns = {}
     for name in frame.columns:
+        if not keep(str(name)):
+            continue
         series = frame[name]
         if series.dtype.kind in "iufb":
             columns[str(name)] = series.to_numpy()
@@ -197,9 +222,13 @@ def _from_pandas(frame: Any, origin: str, first_row: int = 0) -> RawTable:
     return RawTable(columns, len(frame), origin, first_row)
 
 
-def _from_astropy(table: Any, origin: str, first_row: int = 0) -> RawTable:
+def _from_astropy(
+    table: Any, origin: str, first_row: int = 0, *, keep: Callable[[str], bool]
+) -> RawTable:
     columns: dict[str, Any] = {}
     for name in table.colnames:
+        if not keep(name):
+            continue
         column = table[name]
         if column.dtype.kind == "O" or column.ndim > 1:  # array cells, one object per row
             cells = np.empty(len(column), dtype=object)

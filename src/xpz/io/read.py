@@ -42,9 +42,11 @@ from xpz.xp.sampling import xp_to_spectra
 __all__ = ["XP_CHUNK_DIVISOR", "InputKind", "identify_kind", "iter_input", "read_input"]
 
 #: An XP_CONTINUOUS row holds 3,080 numbers (a sampled row about 190) and its
-#: conversion needs float64 work arrays, so XP files are read this many times fewer
-#: rows at a time: ``xpz predict`` then peaks at 0.71 GiB on XP Parquet at the
-#: default 20,000 rows (``benchmarks/predict_memory.py --xp``).
+#: conversion with errors needs float64 work arrays, so XP files read with their
+#: errors are read this many times fewer rows at a time: ``xpz predict`` then peaks
+#: at 0.71 GiB on XP Parquet at the default 20,000 rows
+#: (``benchmarks/predict_memory.py --xp``).  Without errors a row holds 110 numbers,
+#: and XP files are read ``chunk_rows`` at a time.
 XP_CHUNK_DIVISOR = 8
 
 
@@ -130,7 +132,7 @@ def read_input(
     """
     kind = identify_kind(source, format, name=name)
     if kind is InputKind.XP_CONTINUOUS:
-        xp = xp_continuous.read_xp_continuous(source, format)
+        xp = xp_continuous.read_xp_continuous(source, format, errors=flux_error)
         spectra, where = xp_to_spectra(xp, errors=flux_error), xp.origin
     elif _is_path(source):
         spectra = tables.read_spectra(source, format, flux_error=flux_error)
@@ -154,7 +156,7 @@ def iter_input(
 
     CSV and Parquet files stream, sampled or XP_CONTINUOUS, with memory bounded
     by the chunk size; FITS, ECSV and VOTable files are read whole and then cut
-    into chunks.  XP_CONTINUOUS files are read :data:`XP_CHUNK_DIVISOR` times
+    into chunks.  XP_CONTINUOUS files read with flux errors are read :data:`XP_CHUNK_DIVISOR` times
     fewer rows at a time.  Errors name rows of the whole file.  ``flux_error``
     is as for :func:`read_input`.
     """
@@ -162,8 +164,8 @@ def iter_input(
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     parts: Iterator[Spectra]
     if identify_kind(path, format) is InputKind.XP_CONTINUOUS:
-        xp_rows = max(1, chunk_rows // XP_CHUNK_DIVISOR)
-        chunks = xp_continuous.iter_xp_continuous(path, format, xp_rows)
+        xp_rows = max(1, chunk_rows // XP_CHUNK_DIVISOR) if flux_error else chunk_rows
+        chunks = xp_continuous.iter_xp_continuous(path, format, xp_rows, errors=flux_error)
         parts = (xp_to_spectra(x, errors=flux_error) for x in chunks)
     else:
         parts = tables.iter_spectra(path, chunk_rows, format, flux_error=flux_error)

@@ -28,7 +28,6 @@ from xpz.io.raw_table import (
     array_column,
     integer_column,
     iter_tables,
-    load_table,
     scalar_column,
 )
 from xpz.io.source_ids import SeenIds
@@ -68,13 +67,16 @@ ARCHIVE_BAND_COLUMNS = (
     "n_relevant_bases",
     "relative_shrinking",
 )
-_REQUIRED_BAND_COLUMNS = (
-    "n_parameters",
-    "standard_deviation",
-    "coefficients",
-    "coefficient_errors",
-    "coefficient_correlations",
-)
+_FLUX_BAND_COLUMNS = ("n_parameters", "standard_deviation", "coefficients")
+_ERROR_BAND_COLUMNS = ("coefficient_errors", "coefficient_correlations")
+#: Other columns xpz reads from an XP_CONTINUOUS table, if it has them.
+_OTHER_COLUMNS = ("source_id", "z", "phot_g_mean_mag")
+
+
+def _band_columns(errors: bool) -> list[str]:
+    """The per-band columns read, with or without the coefficient errors and correlations."""
+    names = _FLUX_BAND_COLUMNS + (_ERROR_BAND_COLUMNS if errors else ())
+    return [f"{band.value}_{name}" for band in Band for name in names]
 
 
 def identify(columns: Container[str]) -> bool:
@@ -89,7 +91,9 @@ def identify(columns: Container[str]) -> bool:
     return "bp_coefficients" in columns or "rp_coefficients" in columns
 
 
-def read_xp_continuous(source: Any, format: str | TableFormat | None = None) -> XPContinuous:
+def read_xp_continuous(
+    source: Any, format: str | TableFormat | None = None, *, errors: bool = True
+) -> XPContinuous:
     """Read Gaia DR3 ``XP_CONTINUOUS`` mean spectra from a file or an in-memory table.
 
     Parameters
@@ -99,6 +103,11 @@ def read_xp_continuous(source: Any, format: str | TableFormat | None = None) -> 
         as delivered by the archive's DataLink service (``INDIVIDUAL`` or ``COMBINED``).
     format : {"csv", "ecsv", "fits", "votable", "parquet"}, optional
         File format; guessed from the suffix when omitted.
+    errors : bool
+        Read the coefficient errors and correlations (needed for flux errors).
+        False leaves them out (:attr:`~xpz.xp.arrays.XPBand.has_errors` is
+        False), for fluxes only: from CSV and Parquet files those columns,
+        most of the file, are then not read at all.
 
     Raises
     ------
@@ -107,34 +116,40 @@ def read_xp_continuous(source: Any, format: str | TableFormat | None = None) -> 
         ``n_parameters`` or 55, a repeated ``source_id``, or a file that cannot
         be parsed; the message names the file, rows and column.
     """
-    return _xp_continuous(load_table(source, format))
+    return next(iter_xp_continuous(source, format, None, errors=errors))
 
 
 def iter_xp_continuous(
-    source: Any, format: str | TableFormat | None = None, chunk_rows: int = 20_000
+    source: Any,
+    format: str | TableFormat | None = None,
+    chunk_rows: int | None = 20_000,
+    *,
+    errors: bool = True,
 ) -> Iterator[XPContinuous]:
-    """:func:`read_xp_continuous` in chunks of at most ``chunk_rows`` sources.
+    """:func:`read_xp_continuous` in chunks of at most ``chunk_rows`` sources (None: one).
 
     CSV and Parquet files are streamed (memory bounded by the chunk size); other
     formats are read whole and come as one chunk.  Errors name rows of the whole
     file, and a ``source_id`` repeated anywhere in the file is refused, as
-    :func:`read_xp_continuous` refuses one repeated in its table.
+    :func:`read_xp_continuous` refuses one repeated in its table.  ``errors`` is
+    as for :func:`read_xp_continuous`.
     """
     seen = SeenIds()
-    for table in iter_tables(source, format, chunk_rows):
-        xp = _xp_continuous(table)
+    columns = [*_OTHER_COLUMNS, *_band_columns(errors)]
+    for table in iter_tables(source, format, chunk_rows, columns=columns):
+        xp = _xp_continuous(table, errors)
         seen.add(xp.source_id, first_row=table.first_row, source=table.origin)
         yield xp
 
 
-def _xp_continuous(table: RawTable) -> XPContinuous:
+def _xp_continuous(table: RawTable, errors: bool) -> XPContinuous:
     """The XP_CONTINUOUS solutions of one loaded table (or chunk), checked.
 
     A file (or table) without data rows is refused, as a sampled table without rows is.
     """
     if table.n_rows == 0 and table.first_row == 0:
         raise table.error("the table has no data rows")
-    required = ["source_id"] + [f"{b.value}_{c}" for b in Band for c in _REQUIRED_BAND_COLUMNS]
+    required = ["source_id", *_band_columns(errors)]
     absent = [name for name in required if name not in table.columns]
     if absent:
         raise table.error(f"not a Gaia XP_CONTINUOUS table: missing column(s) {', '.join(absent)}")
@@ -147,19 +162,17 @@ def _xp_continuous(table: RawTable) -> XPContinuous:
     SeenIds().add(source_id, first_row=table.first_row, source=table.origin)  # no repeats
     return XPContinuous(
         source_id=source_id,
-        bp=_read_band(table, Band.BP),
-        rp=_read_band(table, Band.RP),
+        bp=_read_band(table, Band.BP, errors),
+        rp=_read_band(table, Band.RP, errors),
         origin=table.origin,
         **optional,
     )
 
 
-def _read_band(table: RawTable, band: Band) -> XPBand:
+def _read_band(table: RawTable, band: Band, with_errors: bool) -> XPBand:
     """Validate and stack one band's columns; rows without coefficients are a missing band."""
     prefix = f"{band.value}_"
     coefficients = array_column(table, prefix + "coefficients")
-    errors = array_column(table, prefix + "coefficient_errors")
-    correlations = array_column(table, prefix + "coefficient_correlations")
     n_parameters = scalar_column(table, prefix + "n_parameters")
     deviation = scalar_column(table, prefix + "standard_deviation")
     n_coefficients = _lengths(coefficients)
@@ -180,15 +193,17 @@ def _read_band(table: RawTable, band: Band) -> XPBand:
         n_coefficients != N_COEFFICIENTS,
         f"expected {N_COEFFICIENTS} coefficients (Gaia DR3 basis), got another number",
     )
-    for column, values, size in (
-        ("coefficient_errors", errors, N_COEFFICIENTS),
-        ("coefficient_correlations", correlations, N_CORRELATIONS),
-    ):
+    stacked: dict[str, NDArray | None] = dict.fromkeys(_ERROR_BAND_COLUMNS)
+    for column, size in zip(_ERROR_BAND_COLUMNS, (N_COEFFICIENTS, N_CORRELATIONS), strict=True):
+        if not with_errors:
+            continue
+        values = array_column(table, prefix + column)
         check(
             column,
             _lengths(values) != size,
             f"missing, or not {size} values, for a source that has {band.name} coefficients",
         )
+        stacked[column] = _stack(values, present, size, np.float32)
     check(
         "standard_deviation",
         ~np.isfinite(deviation),
@@ -196,8 +211,8 @@ def _read_band(table: RawTable, band: Band) -> XPBand:
     )
     return XPBand(
         coefficients=_stack(coefficients, present, N_COEFFICIENTS, np.float64),
-        coefficient_errors=_stack(errors, present, N_COEFFICIENTS, np.float32),
-        coefficient_correlations=_stack(correlations, present, N_CORRELATIONS, np.float32),
+        coefficient_errors=stacked["coefficient_errors"],
+        coefficient_correlations=stacked["coefficient_correlations"],
         standard_deviation=np.where(present, deviation, np.nan),
         n_parameters=np.where(present, N_COEFFICIENTS, 0).astype(np.int16),
     )

@@ -50,10 +50,12 @@ class XPBand:
     ----------
     coefficients : (N, 55) float64
         Basis-function coefficients (flux = coefficients @ design matrix, e-/s).
-    coefficient_errors : (N, 55) float32
+    coefficient_errors : (N, 55) float32, or None
         1-sigma formal errors of the coefficients (float32, as archived, so
-        that every file format gives the same values).
-    coefficient_correlations : (N, 1485) float32
+        that every file format gives the same values).  None, with the
+        correlations, for solutions read without their errors (fluxes only:
+        :attr:`has_errors` is False).
+    coefficient_correlations : (N, 1485) float32, or None
         Off-diagonal correlations in the archive's order (see :func:`correlation_matrices`).
     standard_deviation : (N,) float64
         Standard deviation of the least-squares fit.
@@ -62,8 +64,8 @@ class XPBand:
     """
 
     coefficients: NDArray[np.float64]
-    coefficient_errors: NDArray[np.float32]
-    coefficient_correlations: NDArray[np.float32]
+    coefficient_errors: NDArray[np.float32] | None
+    coefficient_correlations: NDArray[np.float32] | None
     standard_deviation: NDArray[np.float64]
     n_parameters: NDArray[np.int16]
 
@@ -73,6 +75,8 @@ class XPBand:
             raise ValueError(
                 f"coefficients must be (N, {N_COEFFICIENTS}), got {coefficients.shape}"
             )
+        if (self.coefficient_errors is None) != (self.coefficient_correlations is None):
+            raise ValueError("coefficient_errors and coefficient_correlations come together")
         n = coefficients.shape[0]
         shapes = {
             "coefficients": (coefficients, np.float64, (n, N_COEFFICIENTS)),
@@ -86,6 +90,8 @@ class XPBand:
             "n_parameters": (self.n_parameters, np.int16, (n,)),
         }
         for name, (values, dtype, shape) in shapes.items():
+            if values is None:
+                continue
             arr = np.asarray(values).astype(dtype, copy=False)
             if arr.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
@@ -99,13 +105,20 @@ class XPBand:
         """True for the sources that have a spectrum in this band."""
         return np.asarray(~np.isnan(self.coefficients).all(axis=1))
 
+    @property
+    def has_errors(self) -> bool:
+        """False for solutions read without their coefficient errors and correlations."""
+        return self.coefficient_errors is not None
+
     @classmethod
-    def missing(cls, n: int) -> XPBand:
-        """N sources without a spectrum in this band."""
+    def missing(cls, n: int, *, errors: bool = True) -> XPBand:
+        """N sources without a spectrum in this band (``errors=False``: nor error arrays)."""
         return cls(
             coefficients=np.full((n, N_COEFFICIENTS), np.nan),
-            coefficient_errors=np.full((n, N_COEFFICIENTS), np.nan, np.float32),
-            coefficient_correlations=np.full((n, N_CORRELATIONS), np.nan, np.float32),
+            coefficient_errors=np.full((n, N_COEFFICIENTS), np.nan, np.float32) if errors else None,
+            coefficient_correlations=(
+                np.full((n, N_CORRELATIONS), np.nan, np.float32) if errors else None
+            ),
             standard_deviation=np.full(n, np.nan),
             n_parameters=np.zeros(n, np.int16),
         )

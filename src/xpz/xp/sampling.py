@@ -52,6 +52,11 @@ def xp_to_spectra(
     and flags are the same as with errors.  Computed errors are propagated in
     float64 and stored as float32.
     """
+    if errors and not (xp.bp.has_errors and xp.rp.has_errors):
+        raise ValueError(
+            "these XP solutions were read without their coefficient errors; "
+            "read them with errors to propagate flux errors, or pass errors=False"
+        )
     layout = default_layout() if layout is None else layout
     matrices = pixel_design_matrices(layout)
     fluxes, pixel_errors = [], []
@@ -96,6 +101,8 @@ def _pixel_errors(solution: XPBand, design: NDArray[np.float64], chunk_size: int
     work = np.empty((N_CORRELATIONS, min(chunk_size, n)))
     for start in range(0, n, chunk_size):
         rows = slice(start, min(start + chunk_size, n))
+        assert solution.coefficient_errors is not None  # checked by xp_to_spectra
+        assert solution.coefficient_correlations is not None
         errors = np.ascontiguousarray(solution.coefficient_errors[rows].T, dtype=np.float64)
         pairs = _pair_covariances(errors, solution.coefficient_correlations[rows].T, work)
         variance[rows] = (pair_design @ pairs).T + (errors**2).T @ squared_design
