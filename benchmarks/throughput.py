@@ -30,6 +30,8 @@ Run::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import subprocess
 import sys
 import tempfile
@@ -287,7 +289,8 @@ def conversion(args) -> dict[str, float]:
     sampling = np.sort(np.concatenate([layout.bp_pwl, layout.rp_pwl]))
     _, with_errors = best_of(repeat, xpz_convert, frame)
     _, without = best_of(repeat, xpz_convert_fluxes, frame)
-    _, gaiaxpy = best_of(repeat, gaiaxpy_convert, frame, sampling)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        _, gaiaxpy = best_of(repeat, gaiaxpy_convert, frame, sampling)  # without its progress bars
     floor = (
         correlation_read_seconds(frame, repeat)
         + pair_pass_seconds(n, repeat, np.float64)
@@ -358,8 +361,8 @@ def main() -> None:
         trained = "trained" if args.model else "untrained (speed only)"
         print(f"models: paper {paper_dir}, xpz {xpz_dir} ({trained})")
         start = time.perf_counter()
-        if "memory" in args.skip:  # batch 4096: the best torch batch of the in-memory sweep
-            batch = {"xpz torch fp32": 4096, "xpz onnx fp32": 4096}
+        if "memory" in args.skip:  # batch 1024: the default, and the best of the sweep
+            batch = {"xpz torch fp32": 1024, "xpz onnx fp32": 1024}
             memory = {"rates": {}, "best_batch": batch}
         else:
             memory = in_memory(args, paper_dir, xpz_dir, root, flux)

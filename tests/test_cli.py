@@ -91,7 +91,7 @@ def test_the_paper_demo_trains_on_its_budget_in_native_bf16(tmp_path, capsys, mo
     assert "400 simulated spectra" in printed and "1 epochs at batch 16, bf16 autocast" in printed
     training = json.loads((out / "recipe.json").read_text())["recipe"]["training"]
     assert training["precision"] == DEMO_BUDGET["paper"].precision.value == "auto"
-    assert DEMO_BUDGET["paper"].epochs == 4 and DEMO_BUDGET["paper"].n == 150_000
+    assert DEMO_BUDGET["paper"].epochs == 5 and DEMO_BUDGET["paper"].n == 150_000
 
 
 def test_an_unwritable_directory_is_one_line(tmp_path, capsys):

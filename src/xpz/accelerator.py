@@ -105,8 +105,8 @@ def one_blas_thread() -> Iterator[None]:
     After each call OpenBLAS keeps its worker threads spinning for a while,
     waiting for more work.  Between the XP conversion of one chunk (a NumPy
     matrix product) and the network's pass over it, they hold a core that
-    torch's threads need: on the two cores here the pass ran 1.5x slower after
-    a product than after a pause (docs/benchmarks.md).  With one BLAS thread
+    torch's threads need: on the two cores here the pass ran 1.7x slower after
+    a product than after nothing (``benchmarks/blas_spin.py``).  With one BLAS thread
     there is no worker to spin; the conversion's products are small, and run
     beside the network in the read-ahead thread anyway.  Torch's own threads
     (OpenMP) are not touched.
