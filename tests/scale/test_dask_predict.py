@@ -129,3 +129,53 @@ def test_missing_input_is_an_input_error(data, tmp_path):
     _, model, _ = data
     with pytest.raises(InputError, match="no such file"):
         predict_dask(model, tmp_path / "nothing", tmp_path / "out")
+
+
+def _archive_parquet_parts(folder):
+    """GaiaXPy's real XP_CONTINUOUS rows (one without BP), as Parquet parts with list columns."""
+    from pathlib import Path
+
+    from xpz.io.raw_table import array_column, integer_column, load_table, scalar_column
+
+    source = Path(__file__).parents[1] / "data" / "gaia_archive"
+    table = load_table(source / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
+    columns = {}
+    for name in table.columns:
+        if name.endswith(("coefficients", "coefficient_errors", "coefficient_correlations")):
+            cells = array_column(table, name)
+            columns[name] = [None if c is None else c.tolist() for c in cells]
+        elif name in ("source_id", "solution_id"):
+            columns[name] = integer_column(table, name)
+        else:
+            columns[name] = scalar_column(table, name)
+    frame = pd.DataFrame(columns)
+    folder.mkdir()
+    frame.iloc[:2].to_parquet(folder / "part0.parquet")
+    frame.iloc[2:].to_parquet(folder / "part1.parquet")
+    return source / "XP_CONTINUOUS_RAW_with_missing_BP.csv"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_shipped_default_model_on_real_archive_rows_equals_single_process(
+    cluster, tmp_path, runtime
+):
+    from xpz.spectra import Flag
+
+    csv = _archive_parquet_parts(tmp_path / "parts")
+    out = predict_dask(
+        "default", tmp_path / "parts", tmp_path / "out", scheduler=cluster.scheduler_address,
+        runtime=runtime,
+    )  # fmt: skip
+    expected = predict("default", csv, runtime=runtime)
+    got = pd.read_parquet(out).sort_values("source_id")
+    order = np.argsort(np.asarray(expected["source_id"]))
+    assert got["source_id"].tolist() == np.asarray(expected["source_id"])[order].tolist()
+    assert got["flag"].to_numpy(np.uint32).tolist() == np.asarray(expected["flag"])[order].tolist()
+    missing_bp = (got["flag"].to_numpy(np.uint32) & np.uint32(Flag.MISSING_BP)) != 0
+    assert missing_bp.sum() == 1 and np.isnan(got["z_pred"].to_numpy()[missing_bp]).all()
+    for name in ("z_pred", "z_err", "ood_score"):
+        np.testing.assert_allclose(
+            got[name].to_numpy(np.float64), np.asarray(expected[name], np.float64)[order],
+            rtol=0, atol=1e-5, err_msg=name,
+        )  # fmt: skip

@@ -33,6 +33,7 @@ import numpy as np
 
 from xpz.errors import InputError
 from xpz.inference import Runtime
+from xpz.models.shipped import resolve_model
 
 __all__ = ["Runtime", "is_hats", "predict_dask", "predict_partition", "worker_model"]
 
@@ -187,8 +188,9 @@ def predict_dask(
 
     Parameters
     ----------
-    model : path
-        Model directory, or an ``.onnx`` file (with ``runtime="onnx"``).
+    model : path or str
+        Model directory, the name of a shipped model (``"default"``), or an
+        ``.onnx`` file (with ``runtime="onnx"``).
     input : path
         Parquet file, folder of Parquet part files, or HATS catalogue folder.
     output : path
@@ -203,7 +205,7 @@ def predict_dask(
     from xpz.io.atomic import write_directory_atomically
 
     runtime = Runtime(runtime)
-    model_path, input_path = Path(model).resolve(), Path(input).resolve()
+    model_path, input_path = resolve_model(model).resolve(), Path(input).resolve()
     if not input_path.exists():
         raise InputError("no such file or directory", path=input_path)
     if runtime is Runtime.TORCH and not model_path.is_dir():
