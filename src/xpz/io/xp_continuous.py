@@ -37,6 +37,7 @@ from xpz.xp.basis import N_COEFFICIENTS, N_CORRELATIONS
 
 __all__ = [
     "ARCHIVE_BAND_COLUMNS",
+    "read_columns",
     "FORMATS",
     "identify",
     "iter_xp_continuous",
@@ -71,6 +72,17 @@ _FLUX_BAND_COLUMNS = ("n_parameters", "standard_deviation", "coefficients")
 _ERROR_BAND_COLUMNS = ("coefficient_errors", "coefficient_correlations")
 #: Other columns xpz reads from an XP_CONTINUOUS table, if it has them.
 _OTHER_COLUMNS = ("source_id", "z", "phot_g_mean_mag")
+
+
+def read_columns(errors: bool = True) -> list[str]:
+    """The columns xpz reads from an XP_CONTINUOUS table, with or without the errors.
+
+    >>> read_columns(errors=False)[:4]
+    ['source_id', 'z', 'phot_g_mean_mag', 'bp_n_parameters']
+    >>> len(read_columns()) - len(read_columns(errors=False))  # errors, correlations per band
+    4
+    """
+    return [*_OTHER_COLUMNS, *_band_columns(errors)]
 
 
 def _band_columns(errors: bool) -> list[str]:
@@ -135,8 +147,7 @@ def iter_xp_continuous(
     as for :func:`read_xp_continuous`.
     """
     seen = SeenIds()
-    columns = [*_OTHER_COLUMNS, *_band_columns(errors)]
-    for table in iter_tables(source, format, chunk_rows, columns=columns):
+    for table in iter_tables(source, format, chunk_rows, columns=read_columns(errors)):
         xp = _xp_continuous(table, errors)
         seen.add(xp.source_id, first_row=table.first_row, source=table.origin)
         yield xp
