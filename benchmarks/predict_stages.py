@@ -7,7 +7,7 @@ reading the coefficients (:func:`xpz.io.xp_continuous.iter_xp_continuous`
 without errors), the conversion to 186 pixels (:func:`xpz.xp.xp_to_spectra`)
 and the model with its quantiles, OOD score and flags
 (:func:`xpz.inference.predict_spectra`).  Prints each step's seconds, share
-and rate.  The file is ``--file``, or a simulated archive file of ``--n``
+and rate, and how many of the file's bytes per source were read.  The file is ``--file``, or a simulated archive file of ``--n``
 sources (:func:`xpz.simulate.xp_archive.write_xp_archive_parquet`).
 
 Run:  PYTHONPATH=src python benchmarks/predict_stages.py [--model default] [--n 200000]
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from xpz.accelerator import one_blas_thread
 from xpz.inference import predict_spectra
-from xpz.io.xp_continuous import iter_xp_continuous
+from xpz.io.xp_continuous import iter_xp_continuous, read_columns
 from xpz.models.modelfile import load_model
 from xpz.simulate.xp_archive import write_xp_archive_parquet
 from xpz.xp import xp_to_spectra
@@ -51,6 +51,21 @@ def stage_seconds(model: str, path: Path, chunk_rows: int) -> tuple[int, dict[st
     return rows, seconds
 
 
+def bytes_per_source(path: Path, columns: list[str]) -> tuple[float, float]:
+    """Compressed bytes per source of ``columns`` and of the whole file (Parquet metadata)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    wanted, total = 0, 0
+    for group in range(meta.num_row_groups):
+        for i in range(meta.num_columns):
+            chunk = meta.row_group(group).column(i)
+            total += chunk.total_compressed_size
+            if chunk.path_in_schema.split(".")[0] in columns:
+                wanted += chunk.total_compressed_size
+    return wanted / meta.num_rows, total / meta.num_rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -64,11 +79,13 @@ def main() -> None:
             path = Path(tmp) / "xp.parquet"
             write_xp_archive_parquet(path, args.n, seed=0)
         rows, seconds = stage_seconds(args.model, path, args.chunk_rows)
+        read, whole = bytes_per_source(path, read_columns(errors=False))
     total = sum(seconds.values())
     print(f"{rows:,} XP_CONTINUOUS sources, model {args.model}, chunks of {args.chunk_rows:,}")
     for name, s in seconds.items():
         print(f"  {name:<11} {s:6.2f} s  {s / total:4.0%}  {rows / s:>10,.0f} sources/s")
     print(f"  {'all three':<11} {total:6.2f} s        {rows / total:>10,.0f} sources/s")
+    print(f"  read {read:,.0f} of the {whole:,.0f} bytes per source of the file (compressed)")
 
 
 if __name__ == "__main__":

@@ -156,8 +156,8 @@ def iter_input(
 
     CSV and Parquet files stream, sampled or XP_CONTINUOUS, with memory bounded
     by the chunk size; FITS, ECSV and VOTable files are read whole and then cut
-    into chunks.  XP_CONTINUOUS files read with flux errors are read :data:`XP_CHUNK_DIVISOR` times
-    fewer rows at a time.  Errors name rows of the whole file.  ``flux_error``
+    into chunks.  XP_CONTINUOUS files read with flux errors are read
+    :data:`XP_CHUNK_DIVISOR` times fewer rows at a time.  Errors name rows of the whole file.  ``flux_error``
     is as for :func:`read_input`.
     """
     if int(chunk_rows) < 1:

@@ -1,10 +1,11 @@
 """Format-specific readers behind :func:`xpz.io.tables.iter_spectra`.
 
 Each reader takes a path, a chunk size (``None``: the whole file at once) and
-whether to read flux errors, and yields ``(file_metadata, columns)`` pairs,
-``columns`` mapping column names to numpy arrays for the next rows.  Only
-columns xpz knows (:func:`xpz.io.columns.known_column`) are read; without flux
-errors, their columns are not read at all from CSV, Parquet and HDF5.  Validation happens later, in
+which columns to read (``keep``, a test of the name: by default
+:func:`xpz.io.columns.known_column`, the columns xpz knows), and yields
+``(file_metadata, columns)`` pairs, ``columns`` mapping column names to numpy
+arrays for the next rows.  CSV, Parquet and HDF5 columns that ``keep`` refuses
+are not read at all.  Validation happens later, in
 :func:`xpz.io.columns.spectra_from_columns`; readers only turn parser failures
 they can pin down (a CSV cell that is not a number, a line with too few fields)
 into :class:`~xpz.errors.InputError` with row and column.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ import numpy as np
 from xpz.errors import InputError
 from xpz.io.columns import SCALAR_COLUMNS, known_column
 from xpz.layout import N_PIXELS
+
+#: Whether to read a column, by its name.
+ColumnTest = Callable[[str], bool]
 
 __all__ = [
     "FITS_META_KEYWORD",
@@ -66,13 +70,13 @@ def _arrow_type(name: str):
 # --------------------------------------------------------------------- CSV
 
 
-def read_csv_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True) -> Chunks:
+def read_csv_chunks(path: Path, chunk_rows: int | None, keep: ColumnTest = known_column) -> Chunks:
     """Stream a CSV file whose first line is the header."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     names = _csv_header(path)
-    wanted = [name for name in names if known_column(name, flux_error=flux_error)]
+    wanted = [name for name in names if keep(name)]
     convert = pacsv.ConvertOptions(
         column_types={name: _arrow_type(name) for name in wanted},
         include_columns=wanted or names[:1],
@@ -88,7 +92,7 @@ def read_csv_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True)
             yield {}, arrow_columns(table, path, row)
             row += table.num_rows
     except pa.ArrowInvalid as exc:
-        raise _locate_csv_problem(path, names, str(exc), flux_error) from exc
+        raise _locate_csv_problem(path, names, str(exc), keep) from exc
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -104,14 +108,14 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _locate_csv_problem(
-    path: Path, names: list[str], message: str, flux_error: bool = True
+    path: Path, names: list[str], message: str, keep: ColumnTest = known_column
 ) -> InputError:
     """Find the rows behind a pyarrow CSV error by re-reading the file (error path only)."""
     import pyarrow.csv as pacsv
 
     nulls = set(pacsv.ConvertOptions().null_values)
     hint = re.search(r"column #(\d+)", message)
-    read = [i for i, n in enumerate(names) if known_column(n, flux_error=flux_error)]
+    read = [i for i, n in enumerate(names) if keep(n)]
     suspects = [int(hint.group(1))] if hint else read
     wrong_length: list[int] = []
     bad_values: dict[str, list[int]] = {}
@@ -161,7 +165,9 @@ def _cell_ok(raw: str, name: str, nulls: set[str]) -> bool:
 # ----------------------------------------------------------------- Parquet
 
 
-def read_parquet_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True) -> Chunks:
+def read_parquet_chunks(
+    path: Path, chunk_rows: int | None, keep: ColumnTest = known_column
+) -> Chunks:
     """Stream a Parquet file by record batches (flux as 186 columns or one list column)."""
     import pyarrow.parquet as pq
 
@@ -169,7 +175,7 @@ def read_parquet_chunks(path: Path, chunk_rows: int | None, flux_error: bool = T
     with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as parquet:
         schema = parquet.schema_arrow
         meta = _decode_meta((schema.metadata or {}).get(META_KEY.encode()))
-        wanted = [name for name in schema.names if known_column(name, flux_error=flux_error)]
+        wanted = [name for name in schema.names if keep(name)]
         batches = parquet.iter_batches(batch_size=chunk_rows or 65_536, columns=wanted)
         row = 0
         for table in _rebatch(batches, chunk_rows):
@@ -242,7 +248,7 @@ def _list_block(column: Any, name: str, path: Path, first_row: int) -> np.ndarra
 # -------------------------------------------------------------------- HDF5
 
 
-def read_hdf5_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True) -> Chunks:
+def read_hdf5_chunks(path: Path, chunk_rows: int | None, keep: ColumnTest = known_column) -> Chunks:
     """Read an HDF5 file slice by slice.
 
     Columns are the datasets of group ``/spectra`` (else of the root group), or
@@ -254,18 +260,14 @@ def read_hdf5_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True
         group = f["spectra"] if isinstance(f.get("spectra"), h5py.Group) else f
         meta = _decode_meta(group.attrs.get(META_KEY))
         datasets = {k: v for k, v in group.items() if isinstance(v, h5py.Dataset)}
-        columns = {k: v for k, v in datasets.items() if known_column(k, flux_error=flux_error)}
+        columns = {k: v for k, v in datasets.items() if keep(k)}
         tables = [v for v in datasets.values() if v.dtype.names]
         if not columns and len(tables) == 1:
             n = len(tables[0])
 
             def read(rows: slice) -> dict[str, Any]:
                 values = tables[0][rows]
-                return {
-                    k: values[k]
-                    for k in values.dtype.names
-                    if known_column(k, flux_error=flux_error)
-                }
+                return {k: values[k] for k in values.dtype.names if keep(k)}
 
         else:
             n = min((len(v) for v in columns.values()), default=0)
@@ -291,12 +293,8 @@ def table_columns(table: Any) -> dict[str, np.ndarray]:
     }
 
 
-def _sliced(
-    table: Any, meta: dict[str, Any], chunk_rows: int | None, flux_error: bool = True
-) -> Chunks:
-    columns = {
-        k: v for k, v in table_columns(table).items() if known_column(k, flux_error=flux_error)
-    }
+def _sliced(table: Any, meta: dict[str, Any], chunk_rows: int | None, keep: ColumnTest) -> Chunks:
+    columns = {k: v for k, v in table_columns(table).items() if keep(k)}
     n = len(table)
     if n == 0:
         yield meta, columns
@@ -305,28 +303,30 @@ def _sliced(
         yield meta, {k: v[start : start + step] for k, v in columns.items()}
 
 
-def read_fits_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True) -> Chunks:
+def read_fits_chunks(path: Path, chunk_rows: int | None, keep: ColumnTest = known_column) -> Chunks:
     """Read the first table extension of a FITS file (``.fits.gz`` too)."""
     from astropy.table import Table
 
     table = Table.read(path, format="fits", mask_invalid=False)
     meta = _decode_meta(table.meta.get(FITS_META_KEYWORD))
-    yield from _sliced(table, meta, chunk_rows, flux_error)
+    yield from _sliced(table, meta, chunk_rows, keep)
 
 
-def read_ecsv_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True) -> Chunks:
+def read_ecsv_chunks(path: Path, chunk_rows: int | None, keep: ColumnTest = known_column) -> Chunks:
     """Read an ECSV file; its ``meta`` is the file metadata."""
     from astropy.table import Table
 
     table = Table.read(path, format="ascii.ecsv")
-    yield from _sliced(table, dict(table.meta), chunk_rows, flux_error)
+    yield from _sliced(table, dict(table.meta), chunk_rows, keep)
 
 
-def read_votable_chunks(path: Path, chunk_rows: int | None, flux_error: bool = True) -> Chunks:
+def read_votable_chunks(
+    path: Path, chunk_rows: int | None, keep: ColumnTest = known_column
+) -> Chunks:
     """Read the first table of a VOTable; xpz metadata is in an ``INFO`` element."""
     from astropy.io.votable import parse_single_table
 
     votable = parse_single_table(str(path))
     infos = {info.name: info.value for info in votable.infos}
     meta = _decode_meta(infos.get(META_KEY))
-    yield from _sliced(votable.to_table(), meta, chunk_rows, flux_error)
+    yield from _sliced(votable.to_table(), meta, chunk_rows, keep)

@@ -25,6 +25,7 @@ hold one dataset per column in the group ``/spectra``, with 2-D ``flux`` and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from xpz.errors import InputError
 from xpz.io import table_readers as readers
 from xpz.io import table_writers as writers
 from xpz.io.atomic import atomic_path
-from xpz.io.columns import spectra_from_columns
+from xpz.io.columns import known_column, spectra_from_columns
 from xpz.io.formats import PathLike, TableFormat
 from xpz.io.source_ids import SeenIds
 from xpz.io.table_readers import table_columns
@@ -135,7 +136,8 @@ def _spectra_chunks(
         raise InputError("no such file", path=path)
     if path.stat().st_size == 0:
         raise InputError("file is empty (0 bytes)", path=path)
-    chunks = _READERS[fmt](path, chunk_rows, flux_error)
+    keep = known_column if flux_error else functools.partial(known_column, flux_error=False)
+    chunks = _READERS[fmt](path, chunk_rows, keep)
     seen, row = SeenIds(), 0
     while True:
         try:

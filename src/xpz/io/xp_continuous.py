@@ -37,10 +37,10 @@ from xpz.xp.basis import N_COEFFICIENTS, N_CORRELATIONS
 
 __all__ = [
     "ARCHIVE_BAND_COLUMNS",
-    "read_columns",
     "FORMATS",
     "identify",
     "iter_xp_continuous",
+    "read_columns",
     "read_xp_continuous",
 ]
 
@@ -205,9 +205,8 @@ def _read_band(table: RawTable, band: Band, with_errors: bool) -> XPBand:
         f"expected {N_COEFFICIENTS} coefficients (Gaia DR3 basis), got another number",
     )
     stacked: dict[str, NDArray | None] = dict.fromkeys(_ERROR_BAND_COLUMNS)
-    for column, size in zip(_ERROR_BAND_COLUMNS, (N_COEFFICIENTS, N_CORRELATIONS), strict=True):
-        if not with_errors:
-            continue
+    error_columns = zip(_ERROR_BAND_COLUMNS, (N_COEFFICIENTS, N_CORRELATIONS), strict=True)
+    for column, size in error_columns if with_errors else ():
         values = array_column(table, prefix + column)
         check(
             column,
